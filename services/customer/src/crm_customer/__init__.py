@@ -1,0 +1,1 @@
+"""Customer service: customers, consent, tags, referrals, support tickets and GDPR."""

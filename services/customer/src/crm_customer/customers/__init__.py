@@ -1,0 +1,1 @@
+"""Customers: profiles, lifecycle, tags, consent, referrals, timeline and the export feed."""

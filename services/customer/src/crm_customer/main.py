@@ -1,0 +1,50 @@
+"""The customer service app and its process entry point."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI
+
+from crm_customer.customers.router import router as customers_router
+from crm_customer.settings import CustomerSettings
+from crm_shared.app import create_service_app
+
+VERSION = "0.1.0"
+
+DESCRIPTION = """
+Owns the shop's customers: profiles, lifecycle stage, tags, marketing consent,
+referrals, support tickets, duplicates and merges, GDPR export and erasure.
+Other services read it through `GET /v1/customers/export`, a feed of changes.
+"""
+
+TAGS = [
+    {"name": "customers", "description": "Profiles, tags, consent, referrals and timeline."},
+    {"name": "operations", "description": "Health, readiness and metrics."},
+]
+
+
+def create_app(settings: CustomerSettings | None = None) -> FastAPI:
+    settings = settings or CustomerSettings()
+    return create_service_app(
+        settings,
+        title="CRM customer service",
+        version=VERSION,
+        description=DESCRIPTION,
+        routers=[customers_router],
+        migrations=Path(__file__).parent / "migrations",
+        openapi_tags=TAGS,
+    )
+
+
+def run() -> None:
+    settings = CustomerSettings()
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        proxy_headers=True,
+        server_header=False,
+    )

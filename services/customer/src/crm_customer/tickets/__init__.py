@@ -1,0 +1,1 @@
+"""Support tickets: inquiries, feedback and complaints with their notes and lifecycle."""

@@ -1,0 +1,53 @@
+"""Keyset pagination: opaque cursors that carry the sort key of the last item of a page."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from fastapi import Query
+
+from crm_shared.errors import InvalidCursor
+
+MAX_PAGE_SIZE = 500
+
+
+def encode_cursor(key: Sequence[Any]) -> str:
+    raw = orjson.dumps(list(key), default=str)
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def decode_cursor(cursor: str, arity: int) -> list[Any]:
+    """The sort key a cursor carries; a cursor that was not made by us is a 400."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        key = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (binascii.Error, ValueError, orjson.JSONDecodeError) as exc:
+        raise InvalidCursor("The cursor is malformed; pass back a next_cursor unchanged.") from exc
+    if not isinstance(key, list) or len(key) != arity:
+        raise InvalidCursor("The cursor does not belong to this list.")
+    return key
+
+
+class PageParams:
+    """`?limit=&cursor=` as a FastAPI dependency."""
+
+    def __init__(
+        self,
+        limit: int = Query(50, ge=1, le=MAX_PAGE_SIZE, description="Items per page."),
+        cursor: str | None = Query(
+            None, max_length=512, description="`next_cursor` of the previous page."
+        ),
+    ) -> None:
+        self.limit = limit
+        self.cursor = cursor
+
+
+def next_cursor(rows: Sequence[Any], limit: int, key: Any) -> str | None:
+    """Given `limit + 1` fetched rows, the cursor of the next page or None on the last one."""
+    if len(rows) <= limit:
+        return None
+    return encode_cursor(key(rows[limit - 1]))
