@@ -124,6 +124,12 @@ def _sqlite_engine(url: URL) -> AsyncEngine:
     return engine
 
 
+def dialect_of(db: AsyncSession | AsyncConnection) -> str:
+    if isinstance(db, AsyncConnection):
+        return db.dialect.name
+    return db.get_bind().dialect.name
+
+
 class Database:
     """The engine of one service and the sessions and connections requests use."""
 
@@ -137,9 +143,8 @@ class Database:
 
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A session whose transaction commits once when the request succeeds."""
-        async with AsyncSession(self._writer, expire_on_commit=False) as session:
-            async with session.begin():
-                yield session
+        async with AsyncSession(self._writer, expire_on_commit=False) as session, session.begin():
+            yield session
 
     async def reader(self) -> AsyncIterator[AsyncConnection]:
         """A plain connection for reads on the hot path: no ORM unit of work to set up."""

@@ -1,11 +1,11 @@
-"""Domain errors carry their HTTP status; one set of handlers turns every error into problem+json."""
+"""Domain errors carry their HTTP status; one set of handlers turns all errors into problem+json."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
 from http import HTTPStatus
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -120,7 +120,7 @@ def validation_errors(raw: Sequence[Any]) -> list[FieldError]:
 
 
 async def _domain_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, DomainError)
+    exc = cast(DomainError, exc)
     return problem_response(
         request,
         status=exc.status,
@@ -133,7 +133,7 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
 
 
 async def _request_validation(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RequestValidationError)
+    exc = cast(RequestValidationError, exc)
     errors = validation_errors(exc.errors())
     return problem_response(
         request,
@@ -146,7 +146,7 @@ async def _request_validation(request: Request, exc: Exception) -> Response:
 
 
 async def _http_exception(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, StarletteHTTPException)
+    exc = cast(StarletteHTTPException, exc)
     phrase = HTTPStatus(exc.status_code).phrase
     return problem_response(
         request,

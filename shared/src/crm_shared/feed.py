@@ -12,6 +12,8 @@ from sqlalchemy import BigInteger, Column, MetaData, String, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from crm_shared.db import dialect_of
+
 
 def feed_counter_table(metadata: MetaData) -> Table:
     return Table(
@@ -26,7 +28,7 @@ async def take_positions(
     db: AsyncSession | AsyncConnection, counter: Table, feed: str, count: int = 1
 ) -> int:
     """Reserve `count` consecutive positions of `feed`; returns the first of them."""
-    insert = postgresql.insert if db.bind.dialect.name == "postgresql" else sqlite.insert
+    insert = postgresql.insert if dialect_of(db) == "postgresql" else sqlite.insert
     statement = (
         insert(counter)
         .values(feed=feed, position=count)

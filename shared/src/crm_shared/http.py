@@ -78,7 +78,9 @@ def service_client(
 ) -> httpx.AsyncClient:
     """An `httpx.AsyncClient` for calling a sibling service by its internal URL."""
     inner = transport or httpx.AsyncHTTPTransport(
-        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        limits=httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        )
     )
     return httpx.AsyncClient(
         base_url=base_url,

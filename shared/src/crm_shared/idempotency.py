@@ -17,7 +17,7 @@ from sqlalchemy import Column, Integer, LargeBinary, MetaData, String, Table, se
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_shared.db import UTCDateTime, utcnow
+from crm_shared.db import UTCDateTime, dialect_of, utcnow
 from crm_shared.errors import Conflict
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -93,7 +93,7 @@ class IdempotencyStore:
     async def _claim(
         self, session: AsyncSession, scope: str, key: str, fingerprint: str
     ) -> tuple[int, bytes, str] | None:
-        insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+        insert = postgresql.insert if dialect_of(session) == "postgresql" else sqlite.insert
         claimed = await session.execute(
             insert(self.table)
             .values(scope=scope, key=key, fingerprint=fingerprint, created_at=utcnow())

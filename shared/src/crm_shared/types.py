@@ -11,7 +11,9 @@ import pycountry
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_EMAIL = re.compile(r"^[^@\s\"(),:;<>\[\\\]]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}\.)+[A-Za-z]{2,63}$")
+_EMAIL = re.compile(
+    r"^[^@\s\"(),:;<>\[\\\]]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}\.)+[A-Za-z]{2,63}$"
+)
 _PHONE_NOISE = re.compile(r"[\s().\-/]")
 _PHONE = re.compile(r"^\+?[0-9]{6,15}$")
 _LOCALE = re.compile(r"^([a-z]{2,3})(?:-([a-z]{4}))?(?:-([a-z]{2}|[0-9]{3}))?$")
@@ -104,26 +106,38 @@ def aware_utc(value: dt.datetime) -> dt.datetime:
 
 
 Email = Annotated[
-    str, StringConstraints(max_length=254), AfterValidator(normalize_email),
+    str,
+    StringConstraints(max_length=254),
+    AfterValidator(normalize_email),
     Field(examples=["ada@example.com"]),
 ]
 Phone = Annotated[
-    str, StringConstraints(max_length=32), AfterValidator(normalize_phone),
+    str,
+    StringConstraints(max_length=32),
+    AfterValidator(normalize_phone),
     Field(examples=["+4930123456"]),
 ]
 CountryCode = Annotated[
-    str, StringConstraints(min_length=2, max_length=2), AfterValidator(normalize_country),
+    str,
+    StringConstraints(min_length=2, max_length=2),
+    AfterValidator(normalize_country),
     Field(examples=["DE"]),
 ]
 Locale = Annotated[
-    str, StringConstraints(max_length=20), AfterValidator(normalize_locale),
+    str,
+    StringConstraints(max_length=20),
+    AfterValidator(normalize_locale),
     Field(examples=["de-DE"]),
 ]
 Tag = Annotated[
     str, StringConstraints(max_length=64), AfterValidator(normalize_tag), Field(examples=["vip"])
 ]
-ShortText = Annotated[str, BeforeValidator(_line_text), StringConstraints(min_length=1, max_length=100)]
-LineText = Annotated[str, BeforeValidator(_line_text), StringConstraints(min_length=1, max_length=200)]
+ShortText = Annotated[
+    str, BeforeValidator(_line_text), StringConstraints(min_length=1, max_length=100)
+]
+LineText = Annotated[
+    str, BeforeValidator(_line_text), StringConstraints(min_length=1, max_length=200)
+]
 ExternalRef = Annotated[
     str,
     BeforeValidator(_line_text),

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import uvicorn
+from crm_shared.app import create_service_app
 from fastapi import FastAPI
 
 from crm_customer.customers.router import router as customers_router
 from crm_customer.settings import CustomerSettings
-from crm_shared.app import create_service_app
 
 VERSION = "0.1.0"
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from crm_shared.settings import ServiceSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
-
-from crm_shared.settings import ServiceSettings
 
 
 class CustomerSettings(ServiceSettings):

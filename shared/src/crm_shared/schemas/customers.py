@@ -171,9 +171,7 @@ class CustomerChange(BaseModel):
         None, description="For `merged`: the surviving customer that now holds this history."
     )
     changed_at: dt.datetime
-    customer: CustomerRead | None = Field(
-        None, description="The current state; null once erased."
-    )
+    customer: CustomerRead | None = Field(None, description="The current state; null once erased.")
 
 
 class ImportErrorPolicy(StrEnum):
@@ -243,4 +241,3 @@ class GdprExport(BaseModel):
     referred_customers: list[uuid.UUID]
     tickets: list[TicketDetail]
     timeline: list[TimelineEvent]
-

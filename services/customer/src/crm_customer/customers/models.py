@@ -6,13 +6,13 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, ForeignKey, Index, String, text
+from crm_shared.db import UTCDateTime, utcnow
+from crm_shared.ids import uuid7
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, ForeignKey, Index, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field
 
 from crm_customer.database import Base
-from crm_shared.db import UTCDateTime, utcnow
-from crm_shared.ids import uuid7
 
 JsonType = JSON().with_variant(JSONB(), "postgresql")
 _LIVE = text("deleted_at IS NULL")
@@ -21,10 +21,20 @@ _LIVE = text("deleted_at IS NULL")
 class Customer(Base, table=True):
     __tablename__ = "customers"
     __table_args__ = (
-        Index("uq_customers_email_live", "email", unique=True, postgresql_where=_LIVE,
-              sqlite_where=_LIVE),
-        Index("uq_customers_external_ref_live", "external_ref", unique=True,
-              postgresql_where=_LIVE, sqlite_where=_LIVE),
+        Index(
+            "uq_customers_email_live",
+            "email",
+            unique=True,
+            postgresql_where=_LIVE,
+            sqlite_where=_LIVE,
+        ),
+        Index(
+            "uq_customers_external_ref_live",
+            "external_ref",
+            unique=True,
+            postgresql_where=_LIVE,
+            sqlite_where=_LIVE,
+        ),
         Index("ix_customers_email_key", "email_key"),
         Index("ix_customers_phone_key", "phone_key"),
         Index("ix_customers_name_address_key", "name_address_key"),
@@ -64,10 +74,10 @@ class Customer(Base, table=True):
     phone_key: str | None = Field(default=None, max_length=32)
     name_address_key: str | None = Field(default=None, max_length=64)
     change_position: int = Field(sa_column=Column(BigInteger, nullable=False))
-    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)  # type: ignore[call-overload]
-    updated_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)  # type: ignore[call-overload]
-    deleted_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)  # type: ignore[call-overload]
-    erased_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)  # type: ignore[call-overload]
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    deleted_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    erased_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     merged_into: uuid.UUID | None = Field(default=None, foreign_key="customers.id")
 
 
@@ -91,7 +101,7 @@ class CustomerEvent(Base, table=True):
     customer_id: uuid.UUID = Field(
         sa_column=Column(ForeignKey("customers.id", ondelete="CASCADE"), nullable=False)
     )
-    at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)  # type: ignore[call-overload]
+    at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     kind: str = Field(max_length=40)
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JsonType, nullable=False))
 
@@ -102,6 +112,6 @@ class Erasure(Base, table=True):
     __tablename__ = "erasures"
 
     customer_id: uuid.UUID = Field(foreign_key="customers.id", primary_key=True)
-    erased_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)  # type: ignore[call-overload]
+    erased_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     reason: str = Field(max_length=200)
     requested_by: str = Field(max_length=100)

@@ -8,12 +8,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, func, insert, literal, or_, select, union_all
+from crm_shared.feed import take_positions
+from sqlalchemy import Row, delete, func, insert, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from crm_customer.customers.models import Customer, CustomerEvent, CustomerTag
 from crm_customer.database import CUSTOMER_FEED, feed_counter
-from crm_shared.feed import take_positions
 
 customers = Customer.__table__  # type: ignore[attr-defined]
 events = CustomerEvent.__table__  # type: ignore[attr-defined]
@@ -45,7 +45,7 @@ async def get_row(db: Db, customer_id: uuid.UUID) -> Row[Any] | None:
 async def get_for_update(session: AsyncSession, customer_id: uuid.UUID) -> Customer | None:
     statement = (
         select(Customer)
-        .where(Customer.id == customer_id, Customer.deleted_at.is_(None))  # type: ignore[union-attr]
+        .where(customers.c.id == customer_id, customers.c.deleted_at.is_(None))
         .with_for_update()
     )
     return (await session.execute(statement)).scalar_one_or_none()
@@ -214,10 +214,8 @@ async def changes_after(db: Db, position: int, limit: int) -> Sequence[Row[Any]]
 
 async def referred_ids(db: Db, customer_id: uuid.UUID) -> list[uuid.UUID]:
     statement = (
-        select(customers.c.id).where(customers.c.referred_by == customer_id).order_by(customers.c.id)
+        select(customers.c.id)
+        .where(customers.c.referred_by == customer_id)
+        .order_by(customers.c.id)
     )
     return list((await db.execute(statement)).scalars())
-
-
-def live_and(*conditions: Any) -> Any:
-    return and_(customers.c.deleted_at.is_(None), *conditions)

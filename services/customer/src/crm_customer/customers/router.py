@@ -5,12 +5,6 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, status
-from fastapi.responses import Response, StreamingResponse
-
-from crm_customer.customers import service
-from crm_customer.customers.repository import CustomerFilters
-from crm_customer.database import idempotency
 from crm_shared.deps import ReaderDep, SessionDep
 from crm_shared.errors import problem_responses
 from crm_shared.idempotency import idempotency_key_header
@@ -28,6 +22,12 @@ from crm_shared.schemas.customers import (
     TimelineEvent,
 )
 from crm_shared.types import CountryCode, Email, Tag, UtcDatetime
+from fastapi import APIRouter, Depends, Path, Query, Request, status
+from fastapi.responses import Response, StreamingResponse
+
+from crm_customer.customers import service
+from crm_customer.customers.repository import CustomerFilters
+from crm_customer.database import idempotency
 
 router = APIRouter(prefix="/v1", tags=["customers"])
 
@@ -158,7 +158,9 @@ async def delete_customer(customer_id: CustomerId, session: SessionDep) -> None:
     responses=problem_responses(404, 422),
     summary="Add tags to a customer",
 )
-async def add_tags(customer_id: CustomerId, payload: TagsUpdate, session: SessionDep) -> CustomerRead:
+async def add_tags(
+    customer_id: CustomerId, payload: TagsUpdate, session: SessionDep
+) -> CustomerRead:
     return await service.add_tags(session, customer_id, payload.tags)
 
 
@@ -218,5 +220,3 @@ async def timeline(
 )
 async def list_tags(db: ReaderDep, page: PageParams = Depends()) -> Page[TagCount]:
     return await service.list_tags(db, limit=page.limit, cursor=page.cursor)
-
-

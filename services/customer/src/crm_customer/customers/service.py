@@ -7,19 +7,6 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
-
-from crm_customer.customers import repository
-from crm_customer.customers.errors import (
-    CustomerExists,
-    CustomerNotFound,
-    ReferralCycle,
-    ReferrerNotFound,
-    SelfReferral,
-)
-from crm_customer.customers.matching import email_key, name_address_key, phone_key
-from crm_customer.customers.models import Customer
-from crm_customer.customers.repository import CustomerFilters, Db
 from crm_shared.db import Database, utcnow
 from crm_shared.pagination import decode_cursor, next_cursor
 from crm_shared.schemas.common import Page
@@ -37,6 +24,19 @@ from crm_shared.schemas.customers import (
     TagCount,
     TimelineEvent,
 )
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from crm_customer.customers import repository
+from crm_customer.customers.errors import (
+    CustomerExists,
+    CustomerNotFound,
+    ReferralCycle,
+    ReferrerNotFound,
+    SelfReferral,
+)
+from crm_customer.customers.matching import email_key, name_address_key, phone_key
+from crm_customer.customers.models import Customer
+from crm_customer.customers.repository import CustomerFilters, Db
 
 ADDRESS_FIELDS = {
     "line1": "address_line1",
@@ -89,7 +89,11 @@ async def stamp(db: Db, customer: Customer) -> None:
 
 def consent_state(consent: ConsentUpdate, now: dt.datetime) -> dict[str, Any]:
     recorded_at = consent.recorded_at or now
-    return {"granted": consent.granted, "source": consent.source, "recorded_at": recorded_at.isoformat()}
+    return {
+        "granted": consent.granted,
+        "source": consent.source,
+        "recorded_at": recorded_at.isoformat(),
+    }
 
 
 async def get_customer(db: Db, customer_id: uuid.UUID) -> CustomerRead:
@@ -124,7 +128,9 @@ async def _check_referrer(db: Db, customer_id: uuid.UUID | None, referrer: uuid.
     if not await repository.exists_live(db, referrer):
         raise ReferrerNotFound(f"No customer {referrer} to refer from.")
     if customer_id is not None and customer_id in await repository.referral_ancestors(db, referrer):
-        raise ReferralCycle(f"Customer {referrer} was itself referred, directly or not, by this one.")
+        raise ReferralCycle(
+            f"Customer {referrer} was itself referred, directly or not, by this one."
+        )
 
 
 async def create_customer(session: AsyncSession, payload: CustomerCreate) -> CustomerRead:
@@ -205,7 +211,9 @@ async def delete_customer(session: AsyncSession, customer_id: uuid.UUID) -> None
     await repository.add_event(session, customer.id, "deleted")
 
 
-async def add_tags(session: AsyncSession, customer_id: uuid.UUID, tags: Sequence[str]) -> CustomerRead:
+async def add_tags(
+    session: AsyncSession, customer_id: uuid.UUID, tags: Sequence[str]
+) -> CustomerRead:
     customer = await load_for_update(session, customer_id)
     new = sorted(set(tags) - set(customer.tags))
     if new:
@@ -244,7 +252,9 @@ async def set_consent(
 
 
 def consent_update(consent: ConsentIn) -> ConsentUpdate:
-    return ConsentUpdate(granted=consent.granted, source=consent.source, recorded_at=consent.recorded_at)
+    return ConsentUpdate(
+        granted=consent.granted, source=consent.source, recorded_at=consent.recorded_at
+    )
 
 
 async def list_customers(

@@ -1,6 +1,7 @@
 """Alembic environment of the customer service."""
 
-from crm_customer.models import metadata
 from crm_shared.migrations import run_env
+
+from crm_customer.models import metadata
 
 run_env(metadata)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+from crm_shared.db import UTCDateTime, utcnow
+from crm_shared.ids import uuid7
 from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, SmallInteger, Text
 from sqlmodel import Field
 
 from crm_customer.database import Base
-from crm_shared.db import UTCDateTime, utcnow
-from crm_shared.ids import uuid7
 
 
 class Ticket(Base, table=True):
@@ -30,10 +30,10 @@ class Ticket(Base, table=True):
     body: str = Field(sa_column=Column(Text, nullable=False))
     status: str = Field(default="open", max_length=16)
     satisfaction: int | None = Field(default=None, sa_column=Column(SmallInteger))
-    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)  # type: ignore[call-overload]
-    updated_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)  # type: ignore[call-overload]
-    resolved_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)  # type: ignore[call-overload]
-    closed_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)  # type: ignore[call-overload]
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    resolved_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    closed_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class TicketNote(Base, table=True):
@@ -46,4 +46,4 @@ class TicketNote(Base, table=True):
     )
     body: str = Field(sa_column=Column(Text, nullable=False))
     author: str = Field(max_length=100)
-    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)  # type: ignore[call-overload]
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

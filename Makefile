@@ -1,0 +1,47 @@
+# The two commands: `make run` (the stack on SQLite with demo data) and `make test`.
+# Both install what they need on a machine that has only Python 3.11+ and make.
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+RUN := $(UV) run --frozen --no-sync
+PACKAGES := shared/pyproject.toml $(wildcard services/*/pyproject.toml) $(wildcard gateway/pyproject.toml) $(wildcard cli/pyproject.toml)
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test test-fast lint format bench clean
+
+help:  ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+.venv/.synced: $(UV) uv.lock pyproject.toml $(PACKAGES)
+	$(UV) sync --all-packages --frozen --quiet
+	@touch $@
+
+install: .venv/.synced  ## Install every package and the dev tools into .venv
+
+run: install  ## Start the stack on SQLite (under var/) with demo data
+	$(RUN) crm run
+
+test: install  ## Run the whole suite on SQLite and PostgreSQL
+	$(RUN) pytest -n 2 --dist loadgroup
+
+lint: install  ## ruff, mypy and the import contracts
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy shared/src services/customer/src cli/src
+	$(RUN) lint-imports
+
+format: install  ## Apply ruff's fixes and formatting
+	$(RUN) ruff check --fix .
+	$(RUN) ruff format .
+
+bench: install  ## Benchmarks; results to bench/results/ and docs/benchmarks.md
+	$(RUN) python -m bench
+
+clean:  ## Remove the environments and local data
+	rm -rf .venv $(TOOLS) var

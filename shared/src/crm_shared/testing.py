@@ -1,0 +1,144 @@
+"""Test support every service's suite uses: a real database per backend, an async client.
+
+PostgreSQL comes from `CRM_TEST_POSTGRES_URL` (a server on which the tests may create and
+drop databases; default: the local one), or from testcontainers when Docker is present
+and no server answers. `CRM_TEST_REQUIRE_POSTGRES=1` (CI) turns an unreachable server
+into a failure instead of a skip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import MetaData, text
+from sqlalchemy.engine import make_url
+
+from crm_shared.db import Database
+from crm_shared.middleware import SERVICE_TOKEN_HEADER
+
+DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+TEST_SERVICE_TOKEN = "test-service-token"  # noqa: S105 - test only
+
+
+class PostgresUnavailable(RuntimeError):
+    pass
+
+
+def postgres_required() -> bool:
+    return os.environ.get("CRM_TEST_REQUIRE_POSTGRES", "") in ("1", "true", "yes")
+
+
+def _admin_url() -> str:
+    return os.environ.get("CRM_TEST_POSTGRES_URL", DEFAULT_ADMIN_URL)
+
+
+async def _reachable(url: str) -> bool:
+    try:
+        connection = await asyncpg.connect(_dsn(url), timeout=3)
+    except (OSError, asyncpg.PostgresError, TimeoutError):
+        return False
+    await connection.close()
+    return True
+
+
+def _dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@contextmanager
+def postgres_server() -> Iterator[str]:
+    """An admin URL of a PostgreSQL server for this test session."""
+    url = _admin_url()
+    if asyncio.run(_reachable(url)):
+        yield url
+        return
+    if shutil.which("docker"):
+        try:
+            from testcontainers.postgres import PostgresContainer
+
+            with PostgresContainer("postgres:16-alpine", driver=None) as container:
+                yield container.get_connection_url()
+                return
+        except Exception as exc:
+            raise PostgresUnavailable(f"{url} unreachable and Docker failed: {exc}") from exc
+    raise PostgresUnavailable(f"PostgreSQL at {url} is unreachable")
+
+
+@contextmanager
+def fresh_postgres_database(admin_url: str, prefix: str) -> Iterator[str]:
+    """A new, empty database for one test session; dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+    async def run(sql: str) -> None:
+        connection = await asyncpg.connect(_dsn(admin_url), timeout=5)
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def sqlite_url(directory: Path, name: str) -> str:
+    return f"sqlite:///{directory / f'{name}.db'}"
+
+
+async def empty_tables(database: Database, metadata: MetaData) -> None:
+    """Remove every row, keeping the schema: each test starts from an empty database."""
+    tables = [table.name for table in metadata.sorted_tables]
+    async with database.engine.begin() as connection:
+        if database.dialect == "postgresql":
+            await connection.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+        else:
+            await connection.execute(text("PRAGMA defer_foreign_keys=ON"))
+            for table in reversed(tables):
+                await connection.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - our names
+
+
+@asynccontextmanager
+async def running_app(app: FastAPI) -> AsyncIterator[FastAPI]:
+    """The app with its lifespan (migrations included) entered, as uvicorn would."""
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+def client_for(app: FastAPI, token: str = TEST_SERVICE_TOKEN) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+        base_url="http://service.test",
+        headers={SERVICE_TOKEN_HEADER: token},
+    )
+
+
+async def count_rows(database: Database, table: str) -> int:
+    async with database.engine.connect() as connection:
+        result = await connection.execute(text(f"SELECT count(*) FROM {table}"))  # noqa: S608
+        return int(result.scalar_one())
+
+
+def assert_problem(
+    response: httpx.Response, status: int, slug: str | None = None
+) -> dict[str, Any]:
+    """The response is an RFC 9457 problem with this status (and this type, if given)."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem: dict[str, Any] = response.json()
+    assert problem["status"] == status
+    assert problem["title"]
+    if slug is not None:
+        assert problem["type"] == f"urn:crm:problem:{slug}", problem
+    return problem
