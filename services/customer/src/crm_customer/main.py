@@ -8,7 +8,11 @@ import uvicorn
 from crm_shared.app import create_service_app
 from fastapi import FastAPI
 
+from crm_customer.bulk.router import router as import_router
 from crm_customer.customers.router import router as customers_router
+from crm_customer.duplicates.router import router as duplicates_router
+from crm_customer.privacy.router import router as gdpr_router
+from crm_customer.tickets.router import router as tickets_router
 from crm_customer.settings import CustomerSettings
 
 VERSION = "0.1.0"
@@ -21,6 +25,10 @@ Other services read it through `GET /v1/customers/export`, a feed of changes.
 
 TAGS = [
     {"name": "customers", "description": "Profiles, tags, consent, referrals and timeline."},
+    {"name": "import", "description": "Bulk import of customers from CSV or NDJSON."},
+    {"name": "duplicates", "description": "Likely duplicates and merging customers."},
+    {"name": "gdpr", "description": "Export and erase a customer's personal data."},
+    {"name": "tickets", "description": "Support tickets: inquiries, feedback, complaints."},
     {"name": "operations", "description": "Health, readiness and metrics."},
 ]
 
@@ -32,7 +40,8 @@ def create_app(settings: CustomerSettings | None = None) -> FastAPI:
         title="CRM customer service",
         version=VERSION,
         description=DESCRIPTION,
-        routers=[customers_router],
+        # Routers with fixed paths under /v1/customers/ come before /v1/customers/{id}.
+        routers=[import_router, duplicates_router, customers_router, gdpr_router, tickets_router],
         migrations=Path(__file__).parent / "migrations",
         openapi_tags=TAGS,
     )

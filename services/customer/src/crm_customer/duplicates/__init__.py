@@ -1,0 +1,1 @@
+"""Likely duplicate customers, and merging two customers into one."""

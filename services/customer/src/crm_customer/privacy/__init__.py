@@ -1,0 +1,1 @@
+"""GDPR: export everything held about a customer, and erase their personal data."""
