@@ -9,7 +9,7 @@ RUN := $(UV) run --frozen --no-sync
 PACKAGES := shared/pyproject.toml $(wildcard services/*/pyproject.toml) $(wildcard gateway/pyproject.toml) $(wildcard cli/pyproject.toml)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast lint format bench clean
+.PHONY: help install run test lint format bench clean up down
 
 help:  ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -45,3 +45,9 @@ bench: install  ## Benchmarks; results to bench/results/ and docs/benchmarks.md
 
 clean:  ## Remove the environments and local data
 	rm -rf .venv $(TOOLS) var
+
+up:  ## The full stack on PostgreSQL with docker compose (needs .env, see .env.example)
+	docker compose up --build -d
+
+down:  ## Stop the docker compose stack (volumes are kept)
+	docker compose down

@@ -136,6 +136,12 @@ class Database:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._writer = engine.execution_options(**{_IMMEDIATE: True})
+        # Reads on PostgreSQL skip BEGIN/ROLLBACK: one statement, one round trip.
+        self._reader = (
+            engine.execution_options(isolation_level="AUTOCOMMIT")
+            if engine.dialect.name == "postgresql"
+            else engine
+        )
 
     @property
     def dialect(self) -> str:
@@ -148,7 +154,7 @@ class Database:
 
     async def reader(self) -> AsyncIterator[AsyncConnection]:
         """A plain connection for reads on the hot path: no ORM unit of work to set up."""
-        async with self.engine.connect() as connection:
+        async with self._reader.connect() as connection:
             yield connection
 
     async def dispose(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,6 +31,17 @@ def decode_cursor(cursor: str, arity: int) -> list[Any]:
     if not isinstance(key, list) or len(key) != arity:
         raise InvalidCursor("The cursor does not belong to this list.")
     return key
+
+
+def uuid_after(cursor: str | None) -> uuid.UUID | None:
+    """The id a cursor of an id-ordered list carries (None for the first page)."""
+    if cursor is None:
+        return None
+    (value,) = decode_cursor(cursor, 1)
+    try:
+        return uuid.UUID(str(value))
+    except ValueError as exc:
+        raise InvalidCursor("The cursor does not belong to this list.") from exc
 
 
 class PageParams:

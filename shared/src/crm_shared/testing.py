@@ -11,9 +11,14 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -142,3 +147,76 @@ def assert_problem(
     if slug is not None:
         assert problem["type"] == f"urn:crm:problem:{slug}", problem
     return problem
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class ServiceProcess:
+    """A service running as a real uvicorn process, as in production."""
+
+    url: str
+    log_path: Path
+    process: subprocess.Popen[bytes]
+
+    def log_lines(self) -> list[str]:
+        return self.log_path.read_text(errors="replace").splitlines()
+
+
+@contextmanager
+def service_process(
+    module: str,
+    env_prefix: str,
+    *,
+    database_url: str,
+    log_dir: Path,
+    token: str = TEST_SERVICE_TOKEN,
+    extra_env: dict[str, str] | None = None,
+    ready_timeout: float = 30.0,
+) -> Iterator[ServiceProcess]:
+    """`python -m <module>` on a free port, ready to serve; stopped (SIGTERM) afterwards."""
+    port = free_port()
+    env = {
+        **os.environ,
+        f"{env_prefix}DATABASE_URL": database_url,
+        f"{env_prefix}SERVICE_TOKEN": token,
+        f"{env_prefix}PORT": str(port),
+        **(extra_env or {}),
+    }
+    log_path = log_dir / f"{module}-{port}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(  # noqa: S603 - our own module
+            [sys.executable, "-m", module], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    service = ServiceProcess(f"http://127.0.0.1:{port}", log_path, process)
+    try:
+        _wait_ready(service, ready_timeout)
+        yield service
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_ready(service: ServiceProcess, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if service.process.poll() is not None:
+            raise RuntimeError(f"service exited early:\n{service.log_path.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{service.url}/ready", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(
+        f"service not ready after {timeout}s:\n{service.log_path.read_text()[-3000:]}"
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+
 from crm_shared.db import Database
 from crm_shared.testing import assert_problem, count_rows
 

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from crm_shared.db import Database, utcnow
-from crm_shared.pagination import decode_cursor, next_cursor
+from crm_shared.pagination import decode_cursor, next_cursor, uuid_after
 from crm_shared.schemas.common import Page
 from crm_shared.schemas.customers import (
     Address,
@@ -260,7 +260,7 @@ def consent_update(consent: ConsentIn) -> ConsentUpdate:
 async def list_customers(
     db: AsyncConnection, filters: CustomerFilters, *, limit: int, cursor: str | None
 ) -> Page[CustomerRead]:
-    after = uuid.UUID(decode_cursor(cursor, 1)[0]) if cursor else None
+    after = uuid_after(cursor)
     rows = await repository.list_rows(db, filters, after=after, limit=limit)
     return Page(
         items=[customer_read(row) for row in rows[:limit]],
@@ -290,7 +290,7 @@ async def timeline(
     db: AsyncConnection, customer_id: uuid.UUID, *, limit: int, cursor: str | None
 ) -> Page[TimelineEvent]:
     await get_customer(db, customer_id)
-    after = uuid.UUID(decode_cursor(cursor, 1)[0]) if cursor else None
+    after = uuid_after(cursor)
     rows = await repository.timeline_rows(db, customer_id, after=after, limit=limit)
     return Page(
         items=[

@@ -1,0 +1,61 @@
+"""`crm`: the operator command line."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+from types import FrameType
+
+import typer
+from rich.console import Console
+
+from crm_cli import demo
+from crm_cli.stack import SERVICES, Stack, service_token
+
+app = typer.Typer(help="Operate the CRM platform.", no_args_is_help=True)
+console = Console()
+
+
+@app.callback()
+def main() -> None:
+    """Operate the CRM platform."""
+
+
+@app.command()
+def run(
+    var: Path = typer.Option(Path("var"), help="Where the SQLite files, logs and token live."),
+    seed: bool = typer.Option(True, help="Load the demo shop on the first start."),
+) -> None:
+    """Start the whole stack on SQLite with demo data; Ctrl-C stops it."""
+    token = service_token(var)
+    stack = Stack(SERVICES, var, token)
+    stopping = False
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    with console.status("Starting services..."):
+        stack.start()
+        try:
+            stack.wait_ready()
+        except RuntimeError as exc:
+            stack.stop()
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from exc
+    if seed:
+        demo.seed_once(var, token, console)
+    demo.print_welcome(console, token, var)
+    try:
+        while not stopping:
+            if crashed := stack.exited():
+                console.print(f"[red]{', '.join(crashed)} stopped; see {var / 'log'}[/red]")
+                break
+            time.sleep(0.5)
+    finally:
+        with console.status("Stopping..."):
+            stack.stop()
+        console.print("Stopped. The data stays in", var, "for the next start.")

@@ -1,0 +1,107 @@
+"""The embedded stack: every service as a uvicorn process on SQLite files under var/."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    module: str
+    port: int
+    env_prefix: str
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+SERVICES: tuple[Service, ...] = (Service("customer", "crm_customer", 8001, "CUSTOMER_"),)
+
+
+def service_token(var: Path) -> str:
+    """The stack's internal token: made once, kept in var/ so restarts agree on it."""
+    path = var / "service-token"
+    if not path.exists():
+        var.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+class Stack:
+    """Starts, watches and stops the service processes."""
+
+    def __init__(self, services: Sequence[Service], var: Path, token: str) -> None:
+        self.services = services
+        self.var = var
+        self.token = token
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self) -> None:
+        logs = self.var / "log"
+        logs.mkdir(parents=True, exist_ok=True)
+        for service in self.services:
+            env = {
+                **os.environ,
+                f"{service.env_prefix}SERVICE_TOKEN": self.token,
+                f"{service.env_prefix}PORT": str(service.port),
+            }
+            env.setdefault(
+                f"{service.env_prefix}DATABASE_URL", f"sqlite:///{self.var / service.name}.db"
+            )
+            log = (logs / f"{service.name}.log").open("ab")
+            self.processes[service.name] = subprocess.Popen(  # noqa: S603 - our own command
+                [sys.executable, "-m", service.module],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def wait_ready(self, timeout_seconds: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout_seconds
+        pending = list(self.services)
+        while pending:
+            service = pending[0]
+            process = self.processes[service.name]
+            if process.poll() is not None:
+                raise RuntimeError(
+                    f"{service.name} exited with {process.returncode}; "
+                    f"see {self.var / 'log' / service.name}.log"
+                )
+            try:
+                if httpx.get(f"{service.url}/ready", timeout=1.0).status_code == 200:
+                    pending.pop(0)
+                    continue
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{service.name} was not ready within {timeout_seconds:.0f}s")
+            time.sleep(0.2)
+
+    def exited(self) -> list[str]:
+        return [name for name, process in self.processes.items() if process.poll() is not None]
+
+    def stop(self, timeout_seconds: float = 10.0) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout_seconds
+        for process in self.processes.values():
+            try:
+                process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
