@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import tempfile
 import zlib
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crm_shared.db import create_engine
+from crm_shared.settings import ServiceSettings
 
 
 def alembic_config(script_location: Path, database_url: str = "") -> Config:
@@ -74,3 +77,30 @@ async def _run_online(database_url: str, options: dict[str, Any]) -> None:
     async with engine.begin() as connection:
         await connection.run_sync(_run_on, options)
     await engine.dispose()
+
+
+def command_line(settings: ServiceSettings, script_location: Path, argv: list[str]) -> None:
+    """`python -m <service>.migrations upgrade|current|revision -m MESSAGE`.
+
+    `upgrade` applies pending migrations to the configured database (what a deployment's
+    migration job runs); `revision` autogenerates a new migration against a scratch
+    SQLite database brought to head first.
+    """
+    parser = argparse.ArgumentParser(prog=f"python -m crm_{settings.service_name}.migrations")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("upgrade", help="apply pending migrations to the configured database")
+    commands.add_parser("current", help="show the revision of the configured database")
+    revision = commands.add_parser("revision", help="autogenerate a migration from the models")
+    revision.add_argument("-m", "--message", required=True)
+    args = parser.parse_args(argv)
+    if args.command == "revision":
+        with tempfile.TemporaryDirectory() as scratch:
+            config = alembic_config(script_location, f"sqlite:///{scratch}/autogen.db")
+            command.upgrade(config, "head")
+            command.revision(config, message=args.message, autogenerate=True)
+        return
+    config = alembic_config(script_location, settings.resolved_database_url())
+    if args.command == "upgrade":
+        command.upgrade(config, "head")
+    else:
+        command.current(config, verbose=True)

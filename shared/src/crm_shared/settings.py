@@ -71,3 +71,22 @@ class ServiceSettings(BaseSettings):
         ):
             raise ValueError("service_token must be set to a secret of its own in production")
         return self
+
+
+def reference_table(settings_class: type[ServiceSettings]) -> str:
+    """The Markdown reference of a service's environment variables, from its settings."""
+    prefix = str(settings_class.model_config.get("env_prefix", ""))
+    lines = ["| variable | default | description |", "| --- | --- | --- |"]
+    for name, field in settings_class.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        if isinstance(default, SecretStr):
+            shown = "(a development secret; must be set in production)"
+        elif isinstance(default, StrEnum):
+            shown = f"`{default.value}`"
+        elif default in ("", None):
+            shown = "(empty)"
+        else:
+            shown = f"`{default}`"
+        description = (field.description or "").replace("\n", " ")
+        lines.append(f"| `{prefix}{name.upper()}` | {shown} | {description} |")
+    return "\n".join(lines)
