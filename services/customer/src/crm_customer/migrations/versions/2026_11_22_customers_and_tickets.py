@@ -7,11 +7,12 @@ Create Date: 2026-11-22 00:50:19.834803
 
 from collections.abc import Sequence
 
-import crm_shared.db
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 from sqlalchemy.dialects import postgresql
+
+import crm_shared.db
 
 revision: str = "0001"
 down_revision: str | None = None
