@@ -29,8 +29,8 @@ INSERT INTO customers (id, email, first_name, last_name, phone, city, country, l
     lifecycle_stage, tags, consents, change_position, created_at, updated_at)
 SELECT gen_random_uuid(), 'customer' || g || '@example.com', 'First' || g, 'Last' || g,
     '+4930' || (1000000 + g), 'Berlin', 'DE', 'de-DE', 'active', '["newsletter", "vip"]'::jsonb,
-    '{{"email": {{"granted": true, "source": "bench", '
-    || '"recorded_at": "2024-01-01T00:00:00+00:00"}}}}'::jsonb,
+    ('{{"email": {{"granted": true, "source": "bench", '
+    || '"recorded_at": "2024-01-01T00:00:00+00:00"}}}}')::jsonb,
     g, now(), now()
 FROM generate_series(1, {CUSTOMERS}) AS g
 """

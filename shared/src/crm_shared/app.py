@@ -63,13 +63,15 @@ def create_service_app(
                 pool_size=settings.db_pool_size,
                 max_overflow=settings.db_pool_overflow,
                 pool_timeout=settings.db_pool_timeout_seconds,
-            )
+            ),
+            fast_pool_size=settings.db_pool_size,
         )
         app.state.database = database
         app.state.settings = settings
         try:
             if settings.run_migrations:
                 await upgrade_to_head(database.engine, migrations, service)
+            await database.start()
             if lifespan is not None:
                 async with lifespan(app):
                     yield

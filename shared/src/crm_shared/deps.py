@@ -11,6 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from crm_shared.db import Database
 
 
+def _database(request: Request) -> Database:
+    database: Database = request.app.state.database
+    return database
+
+
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
     database: Database = request.app.state.database
     async for session in database.session():
@@ -25,5 +30,6 @@ async def _reader(request: Request) -> AsyncIterator[AsyncConnection]:
 
 # scope="function": the transaction commits before the response is sent, so a client is
 # never told "created" about a write that then failed to commit.
+DatabaseDep = Annotated[Database, Depends(_database)]
 SessionDep = Annotated[AsyncSession, Depends(_session, scope="function")]
 ReaderDep = Annotated[AsyncConnection, Depends(_reader, scope="function")]

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any, ClassVar, cast
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
@@ -201,6 +202,10 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DBAPIError, _database_unavailable)
     app.add_exception_handler(PoolTimeoutError, _database_unavailable)
     app.add_exception_handler(OSError, _database_unavailable)
+    # The driver pool of FastQuery raises the driver's own errors.
+    app.add_exception_handler(asyncpg.PostgresConnectionError, _database_unavailable)
+    app.add_exception_handler(asyncpg.InterfaceError, _database_unavailable)
+    app.add_exception_handler(asyncpg.CannotConnectNowError, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected)
 
 

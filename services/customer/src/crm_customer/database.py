@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from sqlmodel import SQLModel
+
 from crm_shared.db import new_registry
 from crm_shared.feed import feed_counter_table
 from crm_shared.idempotency import IdempotencyStore, idempotency_table
-from sqlmodel import SQLModel
 
 
 class Base(SQLModel, registry=new_registry()):

@@ -5,15 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import uvicorn
-from crm_shared.app import create_service_app
 from fastapi import FastAPI
 
 from crm_customer.bulk.router import router as import_router
 from crm_customer.customers.router import router as customers_router
 from crm_customer.duplicates.router import router as duplicates_router
 from crm_customer.privacy.router import router as gdpr_router
-from crm_customer.tickets.router import router as tickets_router
 from crm_customer.settings import CustomerSettings
+from crm_customer.tickets.router import router as tickets_router
+from crm_shared.app import create_service_app
 
 VERSION = "0.1.0"
 

@@ -1,4 +1,8 @@
-"""Match keys that make likely duplicates meet: canonical email, phone, name and address."""
+"""Match keys that make likely duplicates meet: canonical email, phone, name and address.
+
+Keys are hashes, never the personal data itself, so a key in an index, a cursor or a
+log line reveals nothing.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ def email_key(email: str | None) -> str | None:
     local = local.split("+", 1)[0]
     if domain in _GMAIL:
         local, domain = local.replace(".", ""), "gmail.com"
-    return f"{local}@{domain}"
+    return _digest(f"{local}@{domain}")
 
 
 def phone_key(phone: str | None) -> str | None:
@@ -26,7 +30,7 @@ def phone_key(phone: str | None) -> str | None:
     if not phone:
         return None
     digits = re.sub(r"\D", "", phone)
-    return digits[-9:] if len(digits) >= 6 else None
+    return _digest(digits[-9:]) if len(digits) >= 6 else None
 
 
 def _fold(text: str | None) -> str:
@@ -46,4 +50,8 @@ def name_address_key(
     parts = [_fold(first_name), _fold(last_name), _fold(postal_code), _fold(address_line1)]
     if not all(parts):
         return None
-    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+    return _digest("|".join(parts))
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:32]

@@ -6,13 +6,13 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from crm_shared.db import UTCDateTime, utcnow
-from crm_shared.ids import uuid7
 from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, ForeignKey, Index, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field
 
 from crm_customer.database import Base
+from crm_shared.db import UTCDateTime, utcnow
+from crm_shared.ids import uuid7
 
 JsonType = JSON().with_variant(JSONB(), "postgresql")
 _LIVE = text("deleted_at IS NULL")
@@ -35,9 +35,15 @@ class Customer(Base, table=True):
             postgresql_where=_LIVE,
             sqlite_where=_LIVE,
         ),
-        Index("ix_customers_email_key", "email_key"),
-        Index("ix_customers_phone_key", "phone_key"),
-        Index("ix_customers_name_address_key", "name_address_key"),
+        # Duplicate detection looks at live customers only.
+        Index("ix_customers_email_key", "email_key", postgresql_where=_LIVE, sqlite_where=_LIVE),
+        Index("ix_customers_phone_key", "phone_key", postgresql_where=_LIVE, sqlite_where=_LIVE),
+        Index(
+            "ix_customers_name_address_key",
+            "name_address_key",
+            postgresql_where=_LIVE,
+            sqlite_where=_LIVE,
+        ),
         Index("ix_customers_change_position", "change_position", unique=True),
         Index("ix_customers_country", "country"),
         Index("ix_customers_lifecycle_stage", "lifecycle_stage"),

@@ -5,7 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from crm_shared.deps import ReaderDep, SessionDep
+from fastapi import APIRouter, Depends, Path, Query, Request, status
+from fastapi.responses import Response, StreamingResponse
+
+from crm_customer.customers import service
+from crm_customer.customers.repository import CustomerFilters
+from crm_customer.database import idempotency
+from crm_shared.deps import DatabaseDep, ReaderDep, SessionDep
 from crm_shared.errors import problem_responses
 from crm_shared.idempotency import idempotency_key_header
 from crm_shared.pagination import PageParams
@@ -22,12 +28,6 @@ from crm_shared.schemas.customers import (
     TimelineEvent,
 )
 from crm_shared.types import CountryCode, Email, Tag, UtcDatetime
-from fastapi import APIRouter, Depends, Path, Query, Request, status
-from fastapi.responses import Response, StreamingResponse
-
-from crm_customer.customers import service
-from crm_customer.customers.repository import CustomerFilters
-from crm_customer.database import idempotency
 
 router = APIRouter(prefix="/v1", tags=["customers"])
 
@@ -125,8 +125,8 @@ async def export_customers(
     responses=problem_responses(404, 422),
     summary="Read a customer",
 )
-async def get_customer(customer_id: CustomerId, db: ReaderDep) -> CustomerRead:
-    return await service.get_customer(db, customer_id)
+async def get_customer(customer_id: CustomerId, database: DatabaseDep) -> CustomerRead:
+    return await service.read_customer(database, customer_id)
 
 
 @router.patch(

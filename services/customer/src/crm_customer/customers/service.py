@@ -7,6 +7,19 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from crm_customer.customers import repository
+from crm_customer.customers.errors import (
+    CustomerExists,
+    CustomerNotFound,
+    ReferralCycle,
+    ReferrerNotFound,
+    SelfReferral,
+)
+from crm_customer.customers.matching import email_key, name_address_key, phone_key
+from crm_customer.customers.models import Customer
+from crm_customer.customers.repository import CustomerFilters, Db
 from crm_shared.db import Database, utcnow
 from crm_shared.pagination import decode_cursor, next_cursor, uuid_after
 from crm_shared.schemas.common import Page
@@ -24,19 +37,6 @@ from crm_shared.schemas.customers import (
     TagCount,
     TimelineEvent,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
-
-from crm_customer.customers import repository
-from crm_customer.customers.errors import (
-    CustomerExists,
-    CustomerNotFound,
-    ReferralCycle,
-    ReferrerNotFound,
-    SelfReferral,
-)
-from crm_customer.customers.matching import email_key, name_address_key, phone_key
-from crm_customer.customers.models import Customer
-from crm_customer.customers.repository import CustomerFilters, Db
 
 ADDRESS_FIELDS = {
     "line1": "address_line1",
@@ -94,6 +94,13 @@ def consent_state(consent: ConsentUpdate, now: dt.datetime) -> dict[str, Any]:
         "source": consent.source,
         "recorded_at": recorded_at.isoformat(),
     }
+
+
+async def read_customer(database: Database, customer_id: uuid.UUID) -> CustomerRead:
+    row = await repository.get_live(database, customer_id)
+    if row is None:
+        raise CustomerNotFound(f"No customer {customer_id}.")
+    return customer_read(row)
 
 
 async def get_customer(db: Db, customer_id: uuid.UUID) -> CustomerRead:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from crm_shared.db import UTCDateTime, utcnow
-from crm_shared.ids import uuid7
 from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, SmallInteger, Text
 from sqlmodel import Field
 
 from crm_customer.database import Base
+from crm_shared.db import UTCDateTime, utcnow
+from crm_shared.ids import uuid7
 
 
 class Ticket(Base, table=True):
