@@ -8,6 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from pydantic import SecretStr
+
 from crm_customer.main import create_app
 from crm_customer.models import metadata
 from crm_customer.settings import CustomerSettings
@@ -23,8 +26,6 @@ from crm_shared.testing import (
     running_app,
     sqlite_url,
 )
-from fastapi import FastAPI
-from pydantic import SecretStr
 
 
 @pytest.fixture(scope="session")

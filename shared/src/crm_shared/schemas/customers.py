@@ -148,7 +148,7 @@ class TimelineEvent(BaseModel):
     kind: str = Field(
         description=(
             "created, updated, deleted, tagged, untagged, consent_changed, referred, merged, "
-            "ticket_opened, ticket_status_changed, ticket_note_added, erased"
+            "merged_into, ticket_opened, ticket_status_changed, ticket_note_added, erased"
         )
     )
     data: dict[str, Any]
@@ -203,8 +203,13 @@ class DuplicateMatch(StrEnum):
 
 
 class DuplicateGroup(BaseModel):
-    match: DuplicateMatch
-    customer_ids: list[uuid.UUID] = Field(description="Oldest first; at least two.")
+    """Live customers that share one match key: likely the same person."""
+
+    match: DuplicateMatch = Field(description="Which key they share.")
+    size: int = Field(description="How many live customers share the key.")
+    customer_ids: list[uuid.UUID] = Field(
+        description="Oldest first; at least two; the oldest 100 when `size` is larger."
+    )
 
 
 class MergeRequest(_Input):
