@@ -64,14 +64,20 @@ class IdempotencyStore:
         *,
         key: str | None,
         scope: str,
-        request_body: bytes,
         status_code: int,
         produce: Callable[[], Awaitable[BaseModel]],
+        request_body: bytes = b"",
+        fingerprint: str | None = None,
     ) -> Response:
-        """Run `produce` once per key and answer with its result as JSON."""
+        """Run `produce` once per key and answer with its result as JSON.
+
+        The request is recognised by the hash of `request_body`, or by `fingerprint` when
+        the caller hashed a streamed body itself.
+        """
         if key is None:
             return _json(status_code, (await produce()).model_dump_json().encode())
-        fingerprint = hashlib.sha256(request_body).hexdigest()
+        if fingerprint is None:
+            fingerprint = hashlib.sha256(request_body).hexdigest()
         stored = await self._claim(session, scope, key, fingerprint)
         if stored is not None:
             stored_status, stored_body, stored_fingerprint = stored

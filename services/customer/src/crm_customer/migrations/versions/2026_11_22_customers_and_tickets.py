@@ -73,10 +73,28 @@ def upgrade() -> None:
     with op.batch_alter_table("customers", schema=None) as batch_op:
         batch_op.create_index("ix_customers_change_position", ["change_position"], unique=True)
         batch_op.create_index("ix_customers_country", ["country"], unique=False)
-        batch_op.create_index("ix_customers_email_key", ["email_key"], unique=False)
+        batch_op.create_index(
+            "ix_customers_email_key",
+            ["email_key"],
+            unique=False,
+            postgresql_where=sa.text("deleted_at IS NULL"),
+            sqlite_where=sa.text("deleted_at IS NULL"),
+        )
         batch_op.create_index("ix_customers_lifecycle_stage", ["lifecycle_stage"], unique=False)
-        batch_op.create_index("ix_customers_name_address_key", ["name_address_key"], unique=False)
-        batch_op.create_index("ix_customers_phone_key", ["phone_key"], unique=False)
+        batch_op.create_index(
+            "ix_customers_name_address_key",
+            ["name_address_key"],
+            unique=False,
+            postgresql_where=sa.text("deleted_at IS NULL"),
+            sqlite_where=sa.text("deleted_at IS NULL"),
+        )
+        batch_op.create_index(
+            "ix_customers_phone_key",
+            ["phone_key"],
+            unique=False,
+            postgresql_where=sa.text("deleted_at IS NULL"),
+            sqlite_where=sa.text("deleted_at IS NULL"),
+        )
         batch_op.create_index("ix_customers_referred_by", ["referred_by"], unique=False)
         batch_op.create_index(
             "uq_customers_email_live",
