@@ -14,22 +14,25 @@ from crm_shared.json import dumps
 from crm_shared.middleware import SERVICE_TOKEN_HEADER
 
 DEMO_CUSTOMERS = 5000
-CUSTOMER_URL = next(s.url for s in SERVICES if s.name == "customer")
 
 
-def seed_once(var: Path, token: str, console: Console) -> None:
+def customer_url() -> str:
+    return next(s.url for s in SERVICES if s.name == "customer")
+
+
+def seed_once(var: Path, token: str, console: Console, customers: int = DEMO_CUSTOMERS) -> None:
     """Load the demo shop unless this var/ already holds it."""
     marker = var / "demo-seeded"
     if marker.exists():
         return
     headers = {SERVICE_TOKEN_HEADER: token, "content-type": "application/x-ndjson"}
     with (
-        httpx.Client(base_url=CUSTOMER_URL, headers=headers, timeout=120) as client,
+        httpx.Client(base_url=customer_url(), headers=headers, timeout=120) as client,
         Progress(console=console, transient=True) as progress,
     ):
-        task = progress.add_task("Loading demo customers", total=DEMO_CUSTOMERS)
+        task = progress.add_task("Loading demo customers", total=customers)
         batch: list[bytes] = []
-        for customer in synthetic.customers(DEMO_CUSTOMERS, seed=7):
+        for customer in synthetic.customers(customers, seed=7):
             batch.append(dumps(customer))
             if len(batch) == 1000:
                 _import(client, batch)
@@ -39,7 +42,7 @@ def seed_once(var: Path, token: str, console: Console) -> None:
             _import(client, batch)
             progress.advance(task, len(batch))
     marker.write_text("1")
-    console.print(f"Loaded {DEMO_CUSTOMERS} demo customers.")
+    console.print(f"Loaded {customers} demo customers.")
 
 
 def _import(client: httpx.Client, lines: list[bytes]) -> None:
@@ -58,12 +61,13 @@ def print_welcome(console: Console, token: str, var: Path) -> None:
     console.print()
     console.print("Try:")
     h = f'-H "X-Service-Token: {token}"'
-    console.print(f"  curl -s {h} '{CUSTOMER_URL}/v1/customers?limit=3&country=DE'", soft_wrap=True)
-    console.print(f"  curl -s {h} '{CUSTOMER_URL}/v1/tags'", soft_wrap=True)
+    api = customer_url()
+    console.print(f"  curl -s {h} '{api}/v1/customers?limit=3&country=DE'", soft_wrap=True)
+    console.print(f"  curl -s {h} '{api}/v1/tags'", soft_wrap=True)
     console.print(
         f"  curl -s {h} -H 'content-type: application/json' -d "
         """'{"email": "ada@example.com", "first_name": "Ada", "tags": ["vip"]}' """
-        f"{CUSTOMER_URL}/v1/customers",
+        f"{api}/v1/customers",
         soft_wrap=True,
     )
     console.print()

@@ -26,6 +26,7 @@ def main() -> None:
 def run(
     var: Path = typer.Option(Path("var"), help="Where the SQLite files, logs and token live."),
     seed: bool = typer.Option(True, help="Load the demo shop on the first start."),
+    demo_customers: int = typer.Option(demo.DEMO_CUSTOMERS, min=1, help="Size of the demo shop."),
 ) -> None:
     """Start the whole stack on SQLite with demo data; Ctrl-C stops it."""
     token = service_token(var)
@@ -47,7 +48,7 @@ def run(
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(1) from exc
     if seed:
-        demo.seed_once(var, token, console)
+        demo.seed_once(var, token, console, demo_customers)
     demo.print_welcome(console, token, var)
     try:
         while not stopping:

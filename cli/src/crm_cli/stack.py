@@ -19,8 +19,13 @@ import httpx
 class Service:
     name: str
     module: str
-    port: int
+    default_port: int
     env_prefix: str
+
+    @property
+    def port(self) -> int:
+        """The default port, unless the environment moves it (`CUSTOMER_PORT=9001`)."""
+        return int(os.environ.get(f"{self.env_prefix}PORT", self.default_port))
 
     @property
     def url(self) -> str:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,29 @@ from crm_shared.migrations import upgrade_to_head
 from crm_shared.settings import ServiceSettings
 
 ReadyCheck = Callable[[FastAPI], Awaitable[None]]
+log = logging.getLogger("crm.app")
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    """Housekeeping a service runs in the background every `interval_seconds`."""
+
+    name: str
+    interval_seconds: float
+    run: Callable[[FastAPI], Awaitable[object]]
+
+
+async def _repeat(app: FastAPI, job: PeriodicJob) -> None:
+    while True:
+        await asyncio.sleep(job.interval_seconds)
+        try:
+            outcome = await job.run(app)
+        except Exception:
+            log.exception("periodic job failed", extra={"job": job.name})
+        else:
+            log.info("periodic job done", extra={"job": job.name, "outcome": outcome})
+
+
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
@@ -48,6 +73,7 @@ def create_service_app(
     openapi_tags: list[dict[str, Any]] | None = None,
     ready_checks: dict[str, ReadyCheck] | None = None,
     lifespan: Lifespan | None = None,
+    periodic_jobs: Sequence[PeriodicJob] = (),
 ) -> FastAPI:
     """A FastAPI app with the platform's conventions: problem+json, request ids, JSON logs,
     metrics, the service token, `/health`, `/ready`, `/metrics` and migrations on start."""
@@ -72,11 +98,17 @@ def create_service_app(
             if settings.run_migrations:
                 await upgrade_to_head(database.engine, migrations, service)
             await database.start()
-            if lifespan is not None:
-                async with lifespan(app):
+            jobs = [asyncio.create_task(_repeat(app, job)) for job in periodic_jobs]
+            try:
+                if lifespan is not None:
+                    async with lifespan(app):
+                        yield
+                else:
                     yield
-            else:
-                yield
+            finally:
+                for job in jobs:
+                    job.cancel()
+                await asyncio.gather(*jobs, return_exceptions=True)
         finally:
             await database.dispose()
 

@@ -7,15 +7,16 @@ then replays; the same key with a different body is a 409.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections.abc import Awaitable, Callable
 
 from fastapi import Header
 from fastapi.responses import Response
 from pydantic import BaseModel
-from sqlalchemy import Column, Integer, LargeBinary, MetaData, String, Table, select
+from sqlalchemy import Column, Integer, LargeBinary, MetaData, String, Table, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from crm_shared.db import UTCDateTime, dialect_of, utcnow
 from crm_shared.errors import Conflict
@@ -95,6 +96,15 @@ class IdempotencyStore:
             .values(status_code=status_code, body=body)
         )
         return _json(status_code, body)
+
+    async def purge(self, engine: AsyncEngine, older_than: dt.timedelta) -> int:
+        """Forget keys older than the retention: a retry after that is a new request."""
+        cutoff = utcnow() - older_than
+        async with engine.begin() as connection:
+            result = await connection.execute(
+                delete(self.table).where(self.table.c.created_at < cutoff)
+            )
+        return int(result.rowcount)
 
     async def _claim(
         self, session: AsyncSession, scope: str, key: str, fingerprint: str

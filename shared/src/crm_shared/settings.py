@@ -54,6 +54,9 @@ class ServiceSettings(BaseSettings):
         ),
     )
     log_level: str = Field("INFO", description="Python log level of the JSON logs.")
+    idempotency_retention_hours: int = Field(
+        24, ge=1, le=24 * 90, description="How long an answer to an Idempotency-Key is replayed."
+    )
     run_migrations: bool = Field(
         True, description="Apply this service's Alembic migrations before serving."
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import uvicorn
@@ -9,11 +10,12 @@ from fastapi import FastAPI
 
 from crm_customer.bulk.router import router as import_router
 from crm_customer.customers.router import router as customers_router
+from crm_customer.database import idempotency
 from crm_customer.duplicates.router import router as duplicates_router
 from crm_customer.privacy.router import router as gdpr_router
 from crm_customer.settings import CustomerSettings
 from crm_customer.tickets.router import router as tickets_router
-from crm_shared.app import create_service_app
+from crm_shared.app import PeriodicJob, create_service_app
 
 VERSION = "0.1.0"
 
@@ -33,6 +35,12 @@ TAGS = [
 ]
 
 
+async def _purge_idempotency_keys(app: FastAPI) -> int:
+    settings: CustomerSettings = app.state.settings
+    retention = dt.timedelta(hours=settings.idempotency_retention_hours)
+    return await idempotency.purge(app.state.database.engine, retention)
+
+
 def create_app(settings: CustomerSettings | None = None) -> FastAPI:
     settings = settings or CustomerSettings()
     return create_service_app(
@@ -44,6 +52,7 @@ def create_app(settings: CustomerSettings | None = None) -> FastAPI:
         routers=[import_router, duplicates_router, customers_router, gdpr_router, tickets_router],
         migrations=Path(__file__).parent / "migrations",
         openapi_tags=TAGS,
+        periodic_jobs=[PeriodicJob("purge idempotency keys", 3600, _purge_idempotency_keys)],
     )
 
 

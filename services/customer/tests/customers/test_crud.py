@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import httpx
 
+from crm_customer.database import idempotency
 from crm_shared.db import Database
 from crm_shared.testing import assert_problem, count_rows
 
@@ -146,3 +149,18 @@ async def test_calls_without_the_service_token_are_refused(app) -> None:
     async with client_for(app, token="wrong") as stranger:
         assert_problem(await stranger.get("/v1/customers"), 401, "invalid-service-token")
         assert (await stranger.get("/health")).status_code == 200
+
+
+async def test_idempotency_keys_are_forgotten_after_the_retention(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    headers = {"Idempotency-Key": "old-key"}
+    await client.post("/v1/customers", json={"email": "first@example.com"}, headers=headers)
+    assert await idempotency.purge(database.engine, dt.timedelta(hours=1)) == 0
+    assert await idempotency.purge(database.engine, dt.timedelta(seconds=0)) == 1
+    again = await client.post(
+        "/v1/customers", json={"email": "second@example.com"}, headers=headers
+    )
+    assert again.status_code == 201
+    assert "idempotent-replayed" not in again.headers
+    assert await count_rows(database, "customers") == 2
