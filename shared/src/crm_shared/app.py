@@ -163,7 +163,8 @@ def create_service_app(
 
     app.include_router(ops)
     for router in routers:
-        app.include_router(router)
+        # Every API route may answer 401 (no service token) and 503 (database down).
+        app.include_router(router, responses=problem_responses(401, 503))
     return app
 
 
