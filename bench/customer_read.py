@@ -57,7 +57,6 @@ def main() -> None:
             "CUSTOMER_",
             database_url=database_url,
             log_dir=logs,
-            extra_env={"CUSTOMER_LOG_LEVEL": "WARNING"},
         ) as service:
             ids = asyncio.run(seed(database_url))
             paths = [f"/v1/customers/{customer_id}" for customer_id in ids]

@@ -1,8 +1,9 @@
-"""The OpenAPI document is complete: every operation is summarised and declares its errors."""
+"""The API surface: a complete OpenAPI document, and no route that costs a thread hop."""
 
 from __future__ import annotations
 
 from crm_customer.main import create_app
+from crm_shared.testing import sync_dependencies
 
 
 def test_every_api_operation_declares_its_problems() -> None:
@@ -25,3 +26,7 @@ def test_every_api_operation_declares_its_problems() -> None:
                 content = response.get("content", {})
                 assert "application/problem+json" in content, f"{where} {status}"
     assert "Problem" in spec["components"]["schemas"]
+
+
+def test_every_dependency_runs_on_the_event_loop() -> None:
+    assert sync_dependencies(create_app()) == []

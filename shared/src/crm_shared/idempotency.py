@@ -43,7 +43,7 @@ def idempotency_table(metadata: MetaData) -> Table:
     )
 
 
-def idempotency_key_header(
+async def idempotency_key_header(
     idempotency_key: str | None = Header(
         None,
         alias=IDEMPOTENCY_HEADER,

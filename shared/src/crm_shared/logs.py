@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import logging
+import queue
 import sys
 from contextvars import ContextVar
+from logging.handlers import QueueHandler, QueueListener
 from typing import Any
 
 import orjson
@@ -56,9 +59,24 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode()
 
 
+_listener: QueueListener | None = None
+
+
 def configure_logging(service: str, level: str = "INFO") -> None:
-    """Route every logger (ours, uvicorn's, SQLAlchemy's) through one JSON handler on stderr."""
-    handler = logging.StreamHandler(sys.stderr)
+    """Route every logger (ours, uvicorn's, SQLAlchemy's) through one JSON handler on stderr.
+
+    Lines are formatted where they are logged (the request id lives in that context) and
+    written by a background thread, so a slow stderr never stalls the event loop.
+    """
+    global _listener
+    if _listener is not None:
+        _listener.stop()
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    writer = logging.StreamHandler(sys.stderr)
+    _listener = QueueListener(records, writer)
+    _listener.start()
+    atexit.register(_listener.stop)
+    handler = QueueHandler(records)
     handler.setFormatter(JsonFormatter(service))
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -6,10 +6,11 @@ import base64
 import binascii
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 import orjson
-from fastapi import Query
+from fastapi import Depends, Query
 
 from crm_shared.errors import InvalidCursor
 
@@ -44,18 +45,23 @@ def uuid_after(cursor: str | None) -> uuid.UUID | None:
         raise InvalidCursor("The cursor does not belong to this list.") from exc
 
 
+@dataclass(frozen=True)
 class PageParams:
-    """`?limit=&cursor=` as a FastAPI dependency."""
+    limit: int
+    cursor: str | None
 
-    def __init__(
-        self,
-        limit: int = Query(50, ge=1, le=MAX_PAGE_SIZE, description="Items per page."),
-        cursor: str | None = Query(
-            None, max_length=512, description="`next_cursor` of the previous page."
-        ),
-    ) -> None:
-        self.limit = limit
-        self.cursor = cursor
+
+async def _page_params(
+    limit: int = Query(50, ge=1, le=MAX_PAGE_SIZE, description="Items per page."),
+    cursor: str | None = Query(
+        None, max_length=512, description="`next_cursor` of the previous page."
+    ),
+) -> PageParams:
+    return PageParams(limit=limit, cursor=cursor)
+
+
+# `?limit=&cursor=`. Async, like every dependency: FastAPI runs sync ones in a thread pool.
+PageDep = Annotated[PageParams, Depends(_page_params)]
 
 
 def next_cursor(rows: Sequence[Any], limit: int, key: Any) -> str | None:

@@ -14,7 +14,7 @@ from crm_customer.database import idempotency
 from crm_shared.deps import DatabaseDep, ReaderDep, SessionDep
 from crm_shared.errors import problem_responses
 from crm_shared.idempotency import idempotency_key_header
-from crm_shared.pagination import PageParams
+from crm_shared.pagination import PageDep
 from crm_shared.schemas.common import Page
 from crm_shared.schemas.customers import (
     ConsentChannel,
@@ -35,7 +35,7 @@ CustomerId = Annotated[uuid.UUID, Path(description="The customer's id.")]
 NDJSON = "application/x-ndjson"
 
 
-def customer_filters(
+async def customer_filters(
     email: Email | None = Query(None, description="Exact email, case-insensitive."),
     name: str | None = Query(
         None, min_length=1, max_length=100, description="Prefix of first, last or full name."
@@ -88,8 +88,8 @@ async def create_customer(
 )
 async def list_customers(
     db: ReaderDep,
+    page: PageDep,
     filters: CustomerFilters = Depends(customer_filters),
-    page: PageParams = Depends(),
 ) -> Page[CustomerRead]:
     return await service.list_customers(db, filters, limit=page.limit, cursor=page.cursor)
 
@@ -195,7 +195,7 @@ async def set_consent(
     summary="Customers this customer referred",
 )
 async def list_referrals(
-    customer_id: CustomerId, db: ReaderDep, page: PageParams = Depends()
+    customer_id: CustomerId, db: ReaderDep, page: PageDep
 ) -> Page[CustomerRead]:
     return await service.list_referrals(db, customer_id, limit=page.limit, cursor=page.cursor)
 
@@ -206,9 +206,7 @@ async def list_referrals(
     responses=problem_responses(400, 404, 422),
     summary="A customer's events in order",
 )
-async def timeline(
-    customer_id: CustomerId, db: ReaderDep, page: PageParams = Depends()
-) -> Page[TimelineEvent]:
+async def timeline(customer_id: CustomerId, db: ReaderDep, page: PageDep) -> Page[TimelineEvent]:
     return await service.timeline(db, customer_id, limit=page.limit, cursor=page.cursor)
 
 
@@ -218,5 +216,5 @@ async def timeline(
     responses=problem_responses(400, 422),
     summary="Tags in use, with how many customers carry each",
 )
-async def list_tags(db: ReaderDep, page: PageParams = Depends()) -> Page[TagCount]:
+async def list_tags(db: ReaderDep, page: PageDep) -> Page[TagCount]:
     return await service.list_tags(db, limit=page.limit, cursor=page.cursor)

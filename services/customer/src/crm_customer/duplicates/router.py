@@ -13,7 +13,7 @@ from crm_customer.duplicates import service
 from crm_shared.deps import ReaderDep, SessionDep
 from crm_shared.errors import problem_responses
 from crm_shared.idempotency import idempotency_key_header
-from crm_shared.pagination import PageParams
+from crm_shared.pagination import PageDep
 from crm_shared.schemas.common import Page
 from crm_shared.schemas.customers import DuplicateGroup, DuplicateMatch, MergeRequest, MergeResult
 
@@ -31,11 +31,11 @@ SurvivorId = Annotated[uuid.UUID, Path(description="The customer that stays.")]
 )
 async def list_duplicates(
     db: ReaderDep,
+    page: PageDep,
     match: DuplicateMatch | None = Query(
         None,
         description="Only this kind of match; all kinds (email, phone, name_address) if omitted.",
     ),
-    page: PageParams = Depends(),
 ) -> Page[DuplicateGroup]:
     """Live customers sharing a canonical email, the last nine digits of a phone number, or
     a name at a postal address, grouped by match kind and key in a stable order."""

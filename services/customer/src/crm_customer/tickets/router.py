@@ -14,7 +14,7 @@ from crm_customer.tickets.repository import TicketFilters
 from crm_shared.deps import ReaderDep, SessionDep
 from crm_shared.errors import problem_responses
 from crm_shared.idempotency import idempotency_key_header
-from crm_shared.pagination import PageParams
+from crm_shared.pagination import PageDep
 from crm_shared.schemas.common import Page
 from crm_shared.schemas.tickets import (
     TicketCreate,
@@ -33,7 +33,7 @@ TicketId = Annotated[uuid.UUID, Path(description="The ticket's id.")]
 CustomerId = Annotated[uuid.UUID, Path(description="The customer's id.")]
 
 
-def ticket_filters(
+async def ticket_filters(
     customer_id: uuid.UUID | None = Query(None, description="Only this customer's tickets."),
     status: TicketStatus | None = Query(None),
     kind: TicketKind | None = Query(None),
@@ -77,8 +77,8 @@ async def create_ticket(
 )
 async def list_tickets(
     db: ReaderDep,
+    page: PageDep,
     filters: TicketFilters = Depends(ticket_filters),
-    page: PageParams = Depends(),
 ) -> Page[TicketRead]:
     """Oldest first; the filters combine."""
     return await service.list_tickets(db, filters, limit=page.limit, cursor=page.cursor)
@@ -143,8 +143,8 @@ async def add_note(
 async def list_customer_tickets(
     customer_id: CustomerId,
     db: ReaderDep,
+    page: PageDep,
     status: TicketStatus | None = Query(None),
-    page: PageParams = Depends(),
 ) -> Page[TicketRead]:
     return await service.list_customer_tickets(
         db, customer_id, status=status, limit=page.limit, cursor=page.cursor

@@ -1,0 +1,26 @@
+"""`make bench`: every benchmark, then the summary in docs/benchmarks.md.
+
+`python -m bench customer_read` runs one; results land in bench/results/<name>.json.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+from bench import report
+
+BENCHMARKS = ("customer_import", "customer_read")
+
+
+def main(names: list[str]) -> None:
+    unknown = set(names) - set(BENCHMARKS)
+    if unknown:
+        raise SystemExit(f"unknown benchmark(s) {sorted(unknown)}; choose from {BENCHMARKS}")
+    for name in names or BENCHMARKS:
+        print(f"== {name}", flush=True)
+        importlib.import_module(f"bench.{name}").main()
+    report.write()
+
+
+main(sys.argv[1:])
