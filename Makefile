@@ -33,7 +33,7 @@ test: install  ## Run the whole suite on SQLite and PostgreSQL
 lint: install  ## ruff, mypy and the import contracts
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
-	$(RUN) mypy shared/src services/customer/src cli/src
+	$(RUN) mypy shared/src services/customer/src services/orders/src gateway/src cli/src
 	$(RUN) lint-imports
 
 format: install  ## Apply ruff's fixes and formatting

@@ -6,24 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from crm_shared.testing import (
-    PostgresUnavailable,
-    fresh_postgres_database,
-    postgres_required,
-    postgres_server,
-    sqlite_url,
-)
-
-
-@pytest.fixture(scope="session")
-def postgres_admin_url() -> Iterator[str]:
-    try:
-        with postgres_server() as url:
-            yield url
-    except PostgresUnavailable as exc:
-        if postgres_required():
-            pytest.fail(f"PostgreSQL is required here: {exc}")
-        pytest.skip(str(exc))
+from crm_shared.testing import fresh_postgres_database, sqlite_url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -62,6 +62,12 @@ class JsonFormatter(logging.Formatter):
 _listener: QueueListener | None = None
 
 
+def _stop_writer() -> None:
+    """Flush what is queued when the process exits."""
+    if _listener is not None:
+        _listener.stop()
+
+
 def configure_logging(service: str, level: str = "INFO") -> None:
     """Route every logger (ours, uvicorn's, SQLAlchemy's) through one JSON handler on stderr.
 
@@ -69,13 +75,13 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     written by a background thread, so a slow stderr never stalls the event loop.
     """
     global _listener
-    if _listener is not None:
+    if _listener is None:
+        atexit.register(_stop_writer)
+    else:
         _listener.stop()
     records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-    writer = logging.StreamHandler(sys.stderr)
-    _listener = QueueListener(records, writer)
+    _listener = QueueListener(records, logging.StreamHandler(sys.stderr))
     _listener.start()
-    atexit.register(_listener.stop)
     handler = QueueHandler(records)
     handler.setFormatter(JsonFormatter(service))
     root = logging.getLogger()

@@ -1,0 +1,1 @@
+"""Orders service: the product catalogue, orders and their lines, interactions."""
