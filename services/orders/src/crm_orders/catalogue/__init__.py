@@ -1,0 +1,1 @@
+"""The product catalogue: products with prices, categories, stock and attributes."""

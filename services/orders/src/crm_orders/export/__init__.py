@@ -1,0 +1,1 @@
+"""Change feeds for analytics and recommendations: order lines, interactions, products."""

@@ -1,0 +1,1 @@
+"""Interactions: what customers and visitors do with products (views, carts, ratings, reviews)."""

@@ -1,0 +1,65 @@
+"""The orders service app and its process entry point."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI
+
+from crm_orders.catalogue.router import router as catalogue_router
+from crm_orders.database import idempotency
+from crm_orders.export.router import router as export_router
+from crm_orders.interactions.router import router as interactions_router
+from crm_orders.orders.router import router as orders_router
+from crm_orders.settings import OrdersSettings
+from crm_shared.app import PeriodicJob, create_service_app
+
+VERSION = "0.1.0"
+
+DESCRIPTION = """
+Owns what customers buy and do: the product catalogue, orders with their lines, status
+and refunds, and interactions (views, carts, wishlists, ratings, reviews). Analytics and
+recommendations copy it through the `/v1/export/...` feeds.
+"""
+
+TAGS = [
+    {"name": "catalogue", "description": "Products, prices, categories and stock."},
+    {"name": "orders", "description": "Orders, their lifecycle, refunds and summaries."},
+    {"name": "interactions", "description": "Views, carts, wishlists, ratings and reviews."},
+    {"name": "export", "description": "Change feeds for analytics and recommendations."},
+    {"name": "operations", "description": "Health, readiness and metrics."},
+]
+
+
+async def _purge_idempotency_keys(app: FastAPI) -> int:
+    settings: OrdersSettings = app.state.settings
+    retention = dt.timedelta(hours=settings.idempotency_retention_hours)
+    return await idempotency.purge(app.state.database.engine, retention)
+
+
+def create_app(settings: OrdersSettings | None = None) -> FastAPI:
+    settings = settings or OrdersSettings()
+    return create_service_app(
+        settings,
+        title="CRM orders service",
+        version=VERSION,
+        description=DESCRIPTION,
+        routers=[catalogue_router, orders_router, interactions_router, export_router],
+        migrations=Path(__file__).parent / "migrations",
+        openapi_tags=TAGS,
+        periodic_jobs=[PeriodicJob("purge idempotency keys", 3600, _purge_idempotency_keys)],
+    )
+
+
+def run() -> None:
+    settings = OrdersSettings()
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        proxy_headers=True,
+        server_header=False,
+    )

@@ -1,0 +1,1 @@
+"""Orders with their lines, status lifecycle, refunds and per-customer summaries."""
