@@ -12,12 +12,9 @@ import pytest
 from crm_customer.main import create_app
 from crm_customer.models import metadata
 from crm_customer.settings import CustomerSettings
-from crm_shared.pytest_plugin import ServiceSpec
+from crm_shared.pytest_plugin import ServiceSpec, service_fixtures
 
-
-@pytest.fixture(scope="session")
-def service_spec() -> ServiceSpec:
-    return ServiceSpec("customer", create_app, CustomerSettings, metadata)
+globals().update(service_fixtures(ServiceSpec("customer", create_app, CustomerSettings, metadata)))
 
 
 CustomerFactory = Callable[..., Awaitable[dict[str, Any]]]

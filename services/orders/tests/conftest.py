@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 from crm_orders.main import create_app
 from crm_orders.models import metadata
 from crm_orders.settings import OrdersSettings
-from crm_shared.pytest_plugin import ServiceSpec
+from crm_shared.pytest_plugin import ServiceSpec, service_fixtures
 
-
-@pytest.fixture(scope="session")
-def service_spec() -> ServiceSpec:
-    return ServiceSpec("orders", create_app, OrdersSettings, metadata)
+globals().update(service_fixtures(ServiceSpec("orders", create_app, OrdersSettings, metadata)))
