@@ -9,7 +9,7 @@ RUN := $(UV) run --frozen --no-sync
 PACKAGES := shared/pyproject.toml $(wildcard services/*/pyproject.toml) $(wildcard gateway/pyproject.toml) $(wildcard cli/pyproject.toml)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format bench clean up down
+.PHONY: help install run test lint check-packages format bench clean up down
 
 help:  ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,6 +35,18 @@ lint: install  ## ruff, mypy and the import contracts
 	$(RUN) ruff format --check .
 	$(RUN) mypy shared/src services/customer/src services/orders/src gateway/src cli/src
 	$(RUN) lint-imports
+
+# Each package alone, with only the dependencies it declares: a missing one fails here
+# instead of hiding in the shared environment.
+ISOLATED := crm-shared:crm_shared.app crm-customer:crm_customer.main crm-orders:crm_orders.main \
+	crm-gateway:crm_gateway crm-cli:crm_cli.main
+
+check-packages: $(UV)  ## Import every package in an environment of its own
+	@for spec in $(ISOLATED); do \
+		echo "$${spec%%:*} alone: import $${spec#*:}"; \
+		$(UV) run --isolated --frozen --no-dev --quiet --package "$${spec%%:*}" \
+			python -c "import $${spec#*:}" || exit 1; \
+	done
 
 format: install  ## Apply ruff's fixes and formatting
 	$(RUN) ruff check --fix .
