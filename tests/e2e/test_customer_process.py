@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from crm_shared.testing import TEST_SERVICE_TOKEN, assert_problem, service_process
+from crm_shared.testing import (
+    TEST_SERVICE_TOKEN,
+    ServiceProcess,
+    assert_problem,
+    service_process,
+)
 
 pytestmark = pytest.mark.e2e
 AUTH = {"X-Service-Token": TEST_SERVICE_TOKEN}
@@ -48,8 +54,7 @@ def test_serves_customers_over_http_and_keeps_them_across_restarts(
         assert 'route="/v1/customers/{customer_id}"' in metrics
         assert "http_request_duration_seconds_bucket" in metrics
 
-        log_lines = [json.loads(line) for line in service.log_lines() if line.startswith("{")]
-        access = [line for line in log_lines if line.get("request_id") == "e2e-create-1"]
+        access = _logged(service, "e2e-create-1")
         assert access, "the access log line carries the request id"
         assert access[0]["service"] == "customer"
         assert access[0]["status"] == 201
@@ -61,3 +66,14 @@ def test_serves_customers_over_http_and_keeps_them_across_restarts(
         read = httpx.get(f"{again.url}/v1/customers/{customer['id']}", headers=AUTH)
         assert read.status_code == 200
         assert read.json() == customer
+
+
+def _logged(service: ServiceProcess, request_id: str) -> list[dict[str, object]]:
+    """The JSON log lines of one request; the service writes its log in the background."""
+    deadline = time.monotonic() + 5
+    while True:
+        lines = [json.loads(line) for line in service.log_lines() if line.startswith("{")]
+        found = [line for line in lines if line.get("request_id") == request_id]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
