@@ -7,6 +7,7 @@ import re
 import secrets
 import time
 import uuid
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -42,6 +43,19 @@ class Metrics:
             registry=self.registry,
         )
         self.service = service
+        # Looking up a labelled series costs more than updating it: done once per series.
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        key = (method, route, status)
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = (
+                self.requests.labels(self.service, method, route, str(status)),
+                self.latency.labels(self.service, method, route),
+            )
+        series[0].inc()
+        series[1].observe(seconds)
 
 
 class ObservabilityMiddleware:
@@ -77,12 +91,17 @@ class ObservabilityMiddleware:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             method = scope["method"]
-            m = self.metrics
-            m.requests.labels(m.service, method, template, str(status)).inc()
-            m.latency.labels(m.service, method, template).observe(elapsed)
-            if template not in ("/health", "/metrics"):
-                access_log.info(
+            self.metrics.observe(method, template, status, elapsed)
+            if template not in ("/health", "/metrics") and access_log.isEnabledFor(logging.INFO):
+                # Made directly: `info()` would walk the stack for a caller no line shows.
+                record = access_log.makeRecord(
+                    access_log.name,
+                    logging.INFO,
+                    "",
+                    0,
                     "request",
+                    (),
+                    None,
                     extra={
                         "method": method,
                         "route": template,
@@ -90,6 +109,7 @@ class ObservabilityMiddleware:
                         "duration_ms": round(elapsed * 1000, 2),
                     },
                 )
+                access_log.handle(record)
             unbind_request_id(token)
 
 
