@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated
 
 import pycountry
@@ -20,6 +21,21 @@ _LOCALE = re.compile(r"^([a-z]{2,3})(?:-([a-z]{4}))?(?:-([a-z]{2}|[0-9]{3}))?$")
 _TAG = re.compile(r"^[a-z0-9][a-z0-9 _:.\-]{0,63}$")
 
 COUNTRY_CODES = frozenset(country.alpha_2 for country in pycountry.countries)
+
+# ISO 4217 codes of precious metals, bond units, SDRs and testing: no money to price in.
+_NOT_MONEY = frozenset("XAG XAU XBA XBB XBC XBD XDR XPD XPT XSU XTS XUA XXX".split())
+CURRENCY_CODES = frozenset(
+    currency.alpha_3 for currency in pycountry.currencies if currency.alpha_3 not in _NOT_MONEY
+)
+# Decimals of the currencies whose minor unit is not the cent (ISO 4217); pycountry has
+# no exponents.
+_MINOR_UNIT_DIGITS = {
+    **dict.fromkeys(
+        "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF".split(), 0
+    ),
+    **dict.fromkeys("BHD IQD JOD KWD LYD OMR TND".split(), 3),
+    **dict.fromkeys("CLF UYW".split(), 4),
+}
 
 
 _LINE_BREAKS = re.compile(r"[\n\r\t]")
@@ -90,6 +106,27 @@ def normalize_tag(value: str) -> str:
     return tag
 
 
+def normalize_currency(value: str) -> str:
+    code = value.strip().upper()
+    if code not in CURRENCY_CODES:
+        raise ValueError("is not an ISO 4217 currency code")
+    return code
+
+
+def minor_unit_digits(currency: str) -> int:
+    """How many decimals an amount in `currency` has: 2 for most, 0 for JPY, 3 for KWD."""
+    return _MINOR_UNIT_DIGITS.get(currency, 2)
+
+
+_CENT = Decimal("0.01")
+_MINOR_UNITS = {code: Decimal(1).scaleb(-digits) for code, digits in _MINOR_UNIT_DIGITS.items()}
+
+
+def quantize_money(amount: Decimal, currency: str) -> Decimal:
+    """`amount` rounded (half up, as shops round) to the minor unit of `currency`."""
+    return amount.quantize(_MINOR_UNITS.get(currency, _CENT), ROUND_HALF_UP)
+
+
 def not_in_future(value: dt.datetime) -> dt.datetime:
     if value.tzinfo is None:
         raise ValueError("must carry a timezone, e.g. `2024-05-01T10:00:00Z`")
@@ -123,6 +160,12 @@ CountryCode = Annotated[
     AfterValidator(normalize_country),
     Field(examples=["DE"]),
 ]
+CurrencyCode = Annotated[
+    str,
+    StringConstraints(min_length=3, max_length=3),
+    AfterValidator(normalize_currency),
+    Field(examples=["EUR"]),
+]
 Locale = Annotated[
     str,
     StringConstraints(max_length=20),
@@ -144,8 +187,19 @@ ExternalRef = Annotated[
     StringConstraints(min_length=1, max_length=100),
     Field(examples=["shop-1042"]),
 ]
+# Compared exactly: shops (and the UCI Online Retail data) tell `85123A` from `85123a`.
+Sku = Annotated[
+    str,
+    BeforeValidator(_line_text),
+    StringConstraints(min_length=1, max_length=64),
+    Field(examples=["KNIFE-CHEF-20"]),
+]
 LongText = Annotated[
     str, BeforeValidator(_multiline_text), StringConstraints(min_length=1, max_length=20_000)
 ]
+# A non-negative amount of money: a JSON string or number in, a string out. Exact
+# (Decimal), and below what the services' Numeric(18, 4) columns hold.
+MAX_AMOUNT = Decimal("1e14")
+Amount = Annotated[Decimal, Field(ge=0, lt=MAX_AMOUNT, allow_inf_nan=False, examples=["19.99"])]
 PastUtcDatetime = Annotated[dt.datetime, AfterValidator(not_in_future)]
 UtcDatetime = Annotated[dt.datetime, AfterValidator(aware_utc)]

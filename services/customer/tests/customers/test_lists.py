@@ -120,3 +120,18 @@ async def test_tags_in_use_with_counts(client: httpx.AsyncClient, new_customer) 
     await client.delete(f"/v1/customers/{gone['id']}")
     counts = await _all_pages(client, "/v1/tags", limit=1)
     assert counts == [{"tag": "newsletter", "customers": 1}, {"tag": "vip", "customers": 2}]
+
+
+async def test_ids_filter_answers_which_live_customers_exist(
+    client: httpx.AsyncClient, new_customer
+) -> None:
+    kept, deleted, other = await new_customer(), await new_customer(), await new_customer()
+    await client.delete(f"/v1/customers/{deleted['id']}")
+    stranger = "01900000-0000-7000-8000-000000000000"
+    response = await client.get(
+        "/v1/customers", params=[("id", kept["id"]), ("id", deleted["id"]), ("id", stranger)]
+    )
+    assert [c["id"] for c in response.json()["items"]] == [kept["id"]]
+    assert other["id"] not in response.text
+    too_many = [("id", stranger)] * 201
+    assert_problem(await client.get("/v1/customers", params=too_many), 422, "validation-error")

@@ -9,6 +9,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from crm_orders.catalogue.router import router as catalogue_router
+from crm_orders.customers import customer_directory
 from crm_orders.database import idempotency
 from crm_orders.export.router import router as export_router
 from crm_orders.interactions.router import router as interactions_router
@@ -49,6 +50,7 @@ def create_app(settings: OrdersSettings | None = None) -> FastAPI:
         routers=[catalogue_router, orders_router, interactions_router, export_router],
         migrations=Path(__file__).parent / "migrations",
         openapi_tags=TAGS,
+        lifespan=customer_directory,
         periodic_jobs=[PeriodicJob("purge idempotency keys", 3600, _purge_idempotency_keys)],
     )
 

@@ -22,6 +22,12 @@ class OrdersSettings(ServiceSettings):
     customer_cache_seconds: float = Field(
         60.0, ge=0, description="How long a customer known to exist is not asked for again."
     )
+    import_batch_size: int = Field(
+        2000, ge=100, le=50_000, description="Rows written per batch by the bulk imports."
+    )
+    import_max_rows: int = Field(
+        1_000_000, ge=1, description="Most rows one product or order import may carry."
+    )
     interactions_max_events: int = Field(
         50_000, ge=1, description="Most events one interactions batch may carry."
     )

@@ -25,6 +25,7 @@ Db = AsyncSession | AsyncConnection
 
 @dataclass(frozen=True)
 class CustomerFilters:
+    ids: tuple[uuid.UUID, ...] | None = None
     email: str | None = None
     name: str | None = None
     country: str | None = None
@@ -113,6 +114,8 @@ async def list_rows(
 ) -> Sequence[Row[Any]]:
     """One page of live customers in id (creation) order; fetches `limit + 1` rows."""
     statement = select(customers).where(customers.c.deleted_at.is_(None))
+    if filters.ids is not None:
+        statement = statement.where(customers.c.id.in_(filters.ids))
     if filters.email is not None:
         statement = statement.where(customers.c.email == filters.email)
     if filters.name is not None:

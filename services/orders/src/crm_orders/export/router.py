@@ -2,6 +2,82 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+
+from crm_orders.export import service
+from crm_shared.db import Database
+from crm_shared.errors import problem_responses
 
 router = APIRouter(prefix="/v1", tags=["export"])
+
+NDJSON = "application/x-ndjson"
+
+Feed = Callable[[Database, int, int | None], AsyncIterator[bytes]]
+
+
+def _responses(schema: str) -> dict[int | str, dict[str, Any]]:
+    return {
+        200: {
+            "description": f"NDJSON, one `{schema}` per line, in feed order.",
+            "content": {NDJSON: {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+        },
+        **problem_responses(422),
+    }
+
+
+_CURSOR = Query(0, ge=0, description="Position of the last change already seen.")
+_LIMIT = Query(None, ge=1, description="Stop after this many changes.")
+
+
+def _stream(request: Request, feed: Feed, cursor: int, limit: int | None) -> StreamingResponse:
+    return StreamingResponse(feed(request.app.state.database, cursor, limit), media_type=NDJSON)
+
+
+@router.get(
+    "/export/order-lines",
+    response_class=StreamingResponse,
+    responses=_responses("OrderLineChange"),
+    summary="Stream order lines changed after a cursor",
+)
+async def export_order_lines(
+    request: Request, cursor: int = _CURSOR, limit: int | None = _LIMIT
+) -> StreamingResponse:
+    """Every order line whose order or the line itself changed after `cursor` (created,
+    paid, shipped, cancelled, refunded in part or whole), each once at its latest state.
+
+    Resume with the `position` of the last line received as the next `cursor`.
+    """
+    return _stream(request, service.order_line_changes, cursor, limit)
+
+
+@router.get(
+    "/export/interactions",
+    response_class=StreamingResponse,
+    responses=_responses("InteractionChange"),
+    summary="Stream interactions recorded after a cursor",
+)
+async def export_interactions(
+    request: Request, cursor: int = _CURSOR, limit: int | None = _LIMIT
+) -> StreamingResponse:
+    """Interactions in the order they were stored; resume with the last `position`."""
+    return _stream(request, service.interaction_changes, cursor, limit)
+
+
+@router.get(
+    "/export/products",
+    response_class=StreamingResponse,
+    responses=_responses("ProductChange"),
+    summary="Stream products changed after a cursor",
+)
+async def export_products(
+    request: Request, cursor: int = _CURSOR, limit: int | None = _LIMIT
+) -> StreamingResponse:
+    """Every product created or changed after `cursor`, each once at its latest state.
+
+    Resume with the `position` of the last line received as the next `cursor`.
+    """
+    return _stream(request, service.product_changes, cursor, limit)

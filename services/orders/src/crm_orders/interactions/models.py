@@ -27,6 +27,14 @@ class Interaction(Base, table=True):
         Index("ix_interactions_customer_id", "customer_id", "occurred_at"),
         Index("ix_interactions_product_id", "product_id", "occurred_at"),
         Index("ix_interactions_change_position", "change_position", unique=True),
+        # A product's reviews without walking past its (many more) views.
+        Index(
+            "ix_interactions_reviews",
+            "product_id",
+            "occurred_at",
+            postgresql_where=text("kind = 'review'"),
+            sqlite_where=text("kind = 'review'"),
+        ),
         CheckConstraint(
             "kind IN ('view', 'add_to_cart', 'remove_from_cart', 'wishlist', 'rating', 'review')",
             name="kind",

@@ -20,6 +20,8 @@ class Order(Base, table=True):
     __tablename__ = "orders"
     __table_args__ = (
         Index("ix_orders_customer_id", "customer_id", "placed_at"),
+        # Lists run newest first by (placed_at, id).
+        Index("ix_orders_placed_at", "placed_at", "id"),
         Index("uq_orders_external_ref", "external_ref", unique=True),
         Index("ix_orders_status", "status"),
         CheckConstraint(

@@ -62,6 +62,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("orders", schema=None) as batch_op:
         batch_op.create_index("ix_orders_customer_id", ["customer_id", "placed_at"], unique=False)
+        batch_op.create_index("ix_orders_placed_at", ["placed_at", "id"], unique=False)
         batch_op.create_index("ix_orders_status", ["status"], unique=False)
         batch_op.create_index("uq_orders_external_ref", ["external_ref"], unique=True)
 
@@ -125,6 +126,13 @@ def upgrade() -> None:
         )
         batch_op.create_index(
             "ix_interactions_product_id", ["product_id", "occurred_at"], unique=False
+        )
+        batch_op.create_index(
+            "ix_interactions_reviews",
+            ["product_id", "occurred_at"],
+            unique=False,
+            postgresql_where=sa.text("kind = 'review'"),
+            sqlite_where=sa.text("kind = 'review'"),
         )
         batch_op.create_index(
             "uq_interactions_event_id",
@@ -247,6 +255,11 @@ def downgrade() -> None:
             postgresql_where=sa.text("event_id IS NOT NULL"),
             sqlite_where=sa.text("event_id IS NOT NULL"),
         )
+        batch_op.drop_index(
+            "ix_interactions_reviews",
+            postgresql_where=sa.text("kind = 'review'"),
+            sqlite_where=sa.text("kind = 'review'"),
+        )
         batch_op.drop_index("ix_interactions_product_id")
         batch_op.drop_index("ix_interactions_customer_id")
         batch_op.drop_index("ix_interactions_change_position")
@@ -262,6 +275,7 @@ def downgrade() -> None:
     with op.batch_alter_table("orders", schema=None) as batch_op:
         batch_op.drop_index("uq_orders_external_ref")
         batch_op.drop_index("ix_orders_status")
+        batch_op.drop_index("ix_orders_placed_at")
         batch_op.drop_index("ix_orders_customer_id")
 
     op.drop_table("orders")

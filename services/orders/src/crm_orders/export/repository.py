@@ -1,0 +1,96 @@
+"""All SQL of the export feeds: the rows changed after a position, in position order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from crm_orders.catalogue.models import Product
+from crm_orders.interactions.models import Interaction
+from crm_orders.orders.models import Order, OrderLine
+
+products = Product.__table__  # type: ignore[attr-defined]
+interactions = Interaction.__table__  # type: ignore[attr-defined]
+orders = Order.__table__  # type: ignore[attr-defined]
+order_lines = OrderLine.__table__  # type: ignore[attr-defined]
+
+_ORDER_LINE_CHANGES: Select[Any] = (
+    select(
+        order_lines.c.change_position.label("position"),
+        order_lines.c.id.label("line_id"),
+        order_lines.c.order_id,
+        orders.c.external_ref.label("order_external_ref"),
+        order_lines.c.line_number,
+        orders.c.customer_id,
+        order_lines.c.product_id,
+        order_lines.c.sku,
+        order_lines.c.quantity,
+        order_lines.c.unit_price,
+        order_lines.c.discount,
+        order_lines.c.line_total,
+        order_lines.c.refunded_quantity,
+        order_lines.c.refunded_amount,
+        orders.c.status.label("order_status"),
+        orders.c.currency,
+        orders.c.channel,
+        orders.c.placed_at,
+        orders.c.updated_at.label("changed_at"),
+    )
+    .select_from(order_lines.join(orders, orders.c.id == order_lines.c.order_id))
+    .order_by(order_lines.c.change_position)
+)
+
+_INTERACTION_CHANGES: Select[Any] = select(
+    interactions.c.change_position.label("position"),
+    interactions.c.id,
+    interactions.c.event_id,
+    interactions.c.kind,
+    interactions.c.customer_id,
+    interactions.c.session_id,
+    interactions.c.product_id,
+    interactions.c.rating,
+    interactions.c.review_text,
+    interactions.c.occurred_at,
+    interactions.c.received_at,
+).order_by(interactions.c.change_position)
+
+_PRODUCT_CHANGES: Select[Any] = select(
+    products.c.change_position.label("position"),
+    products.c.id,
+    products.c.sku,
+    products.c.name,
+    products.c.description,
+    products.c.category_path,
+    products.c.brand,
+    products.c.price,
+    products.c.currency,
+    products.c.active,
+    products.c.in_stock,
+    products.c.attributes,
+    products.c.created_at,
+    products.c.updated_at.label("changed_at"),
+).order_by(products.c.change_position)
+
+
+async def order_line_changes(db: AsyncConnection, after: int, limit: int) -> list[dict[str, Any]]:
+    statement = _ORDER_LINE_CHANGES.where(order_lines.c.change_position > after).limit(limit)
+    return await _dicts(db, statement)
+
+
+async def interaction_changes(db: AsyncConnection, after: int, limit: int) -> list[dict[str, Any]]:
+    statement = _INTERACTION_CHANGES.where(interactions.c.change_position > after).limit(limit)
+    return await _dicts(db, statement)
+
+
+async def product_changes(db: AsyncConnection, after: int, limit: int) -> list[dict[str, Any]]:
+    statement = _PRODUCT_CHANGES.where(products.c.change_position > after).limit(limit)
+    return await _dicts(db, statement)
+
+
+async def _dicts(db: AsyncConnection, statement: Select[Any]) -> list[dict[str, Any]]:
+    """The rows as plain dicts: a page goes straight on to the JSON encoder."""
+    result = await db.execute(statement)
+    names = list(result.keys())
+    return [dict(zip(names, row, strict=True)) for row in result.all()]
