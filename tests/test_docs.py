@@ -9,10 +9,14 @@ from pathlib import Path
 import pytest
 
 from crm_customer.settings import CustomerSettings
+from crm_orders.settings import OrdersSettings
 from crm_shared.settings import ServiceSettings, reference_table
 
 OPERATIONS = Path(__file__).parent.parent / "docs" / "operations.md"
-SETTINGS: dict[str, type[ServiceSettings]] = {"customer": CustomerSettings}
+SETTINGS: dict[str, type[ServiceSettings]] = {
+    "customer": CustomerSettings,
+    "orders": OrdersSettings,
+}
 
 
 @pytest.mark.parametrize("service", sorted(SETTINGS))
