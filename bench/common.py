@@ -22,7 +22,7 @@ WRK_SCRIPT = """
 local paths = {}
 init = function(args)
   for line in io.lines(args[1]) do paths[#paths + 1] = line end
-  wrk.headers["X-Service-Token"] = args[2]
+  wrk.headers[args[3] or "X-Service-Token"] = args[2]
 end
 request = function()
   return wrk.format("GET", paths[math.random(#paths)])
@@ -69,8 +69,11 @@ def wrk_get(
     connections: int = 64,
     seconds: int = 10,
     threads: int = 1,
+    header: str = "X-Service-Token",
 ) -> dict[str, Any]:
-    """GET random paths at `connections` concurrent connections; req/s and latencies."""
+    """GET random paths at `connections` concurrent connections; req/s and latencies.
+
+    `token` goes in the `header` of every request (an API key: `X-API-Key`)."""
     wrk = require_wrk()
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "paths.lua"
@@ -91,6 +94,7 @@ def wrk_get(
                 "--",
                 str(path_file),
                 token,
+                header,
             ],
             check=True,
             capture_output=True,

@@ -32,7 +32,12 @@ class Service:
         return f"http://127.0.0.1:{self.port}"
 
 
-SERVICES: tuple[Service, ...] = (Service("customer", "crm_customer", 8001, "CUSTOMER_"),)
+SERVICES: tuple[Service, ...] = (
+    Service("customer", "crm_customer", 8001, "CUSTOMER_"),
+    Service("gateway", "crm_gateway", 8000, "GATEWAY_"),
+)
+# The services the gateway routes to, whether or not this stack runs them yet.
+UPSTREAMS = ("customer", "orders", "analytics", "recommend")
 
 
 def service_token(var: Path) -> str:
@@ -45,13 +50,36 @@ def service_token(var: Path) -> str:
     return path.read_text().strip()
 
 
+def admin_key(var: Path) -> str:
+    """The gateway's bootstrap admin key: made once, kept in var/ (the CLI's keys commands
+    and the demo keys use it)."""
+    path = var / "gateway-admin-key"
+    if not path.exists():
+        var.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def gateway_environment(services: Sequence[Service], bootstrap_key: str) -> dict[str, str]:
+    """Where the gateway finds this stack's services; those it does not run are left out."""
+    running = {service.name: service.url for service in services}
+    environment = {f"GATEWAY_{name.upper()}_URL": running.get(name, "") for name in UPSTREAMS}
+    environment["GATEWAY_REQUIRED_UPSTREAMS"] = ",".join(n for n in UPSTREAMS if n in running)
+    environment["GATEWAY_BOOTSTRAP_ADMIN_KEY"] = bootstrap_key
+    return environment
+
+
 class Stack:
     """Starts, watches and stops the service processes."""
 
-    def __init__(self, services: Sequence[Service], var: Path, token: str) -> None:
+    def __init__(
+        self, services: Sequence[Service], var: Path, token: str, bootstrap_key: str = ""
+    ) -> None:
         self.services = services
         self.var = var
         self.token = token
+        self.bootstrap_key = bootstrap_key
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(self) -> None:
@@ -66,6 +94,9 @@ class Stack:
             env.setdefault(
                 f"{service.env_prefix}DATABASE_URL", f"sqlite:///{self.var / service.name}.db"
             )
+            if service.name == "gateway":
+                for name, value in gateway_environment(self.services, self.bootstrap_key).items():
+                    env.setdefault(name, value)
             log = (logs / f"{service.name}.log").open("ab")
             self.processes[service.name] = subprocess.Popen(  # noqa: S603 - our own command
                 [sys.executable, "-m", service.module],

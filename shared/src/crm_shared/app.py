@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy import text
+from starlette.middleware import Middleware
 
 from crm_shared.db import Database, create_engine
 from crm_shared.errors import install_error_handlers, problem_response, problem_responses
@@ -74,9 +75,14 @@ def create_service_app(
     ready_checks: dict[str, ReadyCheck] | None = None,
     lifespan: Lifespan | None = None,
     periodic_jobs: Sequence[PeriodicJob] = (),
+    access_middleware: Middleware | None = None,
 ) -> FastAPI:
     """A FastAPI app with the platform's conventions: problem+json, request ids, JSON logs,
-    metrics, the service token, `/health`, `/ready`, `/metrics` and migrations on start."""
+    metrics, the service token, `/health`, `/ready`, `/metrics` and migrations on start.
+
+    `access_middleware` guards `/v1` calls in place of the service token check, inside the
+    request id and metrics middleware (the gateway's API keys).
+    """
     service = settings.service_name
     checks: dict[str, ReadyCheck] = {"database": _database_ready, **(ready_checks or {})}
 
@@ -121,7 +127,12 @@ def create_service_app(
     )
     install_error_handlers(app)
     metrics = Metrics(service)
-    app.add_middleware(ServiceTokenMiddleware, token=settings.service_token.get_secret_value())
+    if access_middleware is None:
+        app.add_middleware(ServiceTokenMiddleware, token=settings.service_token.get_secret_value())
+    else:
+        app.add_middleware(
+            access_middleware.cls, *access_middleware.args, **access_middleware.kwargs
+        )
     app.add_middleware(ObservabilityMiddleware, metrics=metrics)
 
     ops = APIRouter(tags=["operations"])

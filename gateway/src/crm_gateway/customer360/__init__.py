@@ -1,0 +1,1 @@
+"""Customer 360: one read that gathers what every service knows about a customer."""

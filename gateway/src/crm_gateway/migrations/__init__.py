@@ -1,0 +1,1 @@
+"""Alembic migrations of the gateway's own database (its API keys)."""
