@@ -10,7 +10,7 @@ import sys
 
 from bench import report
 
-BENCHMARKS = ("customer_import", "customer_read")
+BENCHMARKS = ("customer_import", "customer_read", "orders_ingest")
 
 
 def main(names: list[str]) -> None:

@@ -35,7 +35,33 @@ def _rows() -> list[str]:
             f"p99 {ours['p99_ms']} ms | raw asyncpg endpoint {raw['requests_per_s']:,.0f} req/s, "
             f"p50 {raw['p50_ms']} ms, p99 {raw['p99_ms']} ms | **{read['ratio']:.2f}x** | ≥ 0.5x |"
         )
+    rows.extend(_orders_ingest_rows())
     return rows
+
+
+def _orders_ingest_rows() -> list[str]:
+    ingest = _load("orders_ingest")
+    if ingest is None:
+        return []
+    events, orders, feeds = ingest["interactions"], ingest["orders"], ingest["export"]
+    return [
+        f"| `POST /v1/interactions/batch`, {events['rows']:,} interactions in NDJSON batches "
+        f"of {events['batch_size']:,}, PostgreSQL | {events['ours_rows_per_s']:,} rows/s "
+        f"({events['ours_seconds']:.1f} s) | raw asyncpg COPY {events['raw_rows_per_s']:,} "
+        f"rows/s ({events['raw_seconds']:.1f} s) | **{events['ratio']:.2f}x** | ≥ 0.5x |",
+        f"| `POST /v1/orders/import`, {orders['rows']:,} orders ({orders['lines']:,} lines), "
+        f"PostgreSQL | {orders['ours_rows_per_s']:,} orders/s ({orders['ours_seconds']:.1f} s) "
+        f"| raw asyncpg COPY {orders['raw_rows_per_s']:,} orders/s "
+        f"({orders['raw_seconds']:.1f} s) | **{orders['ratio']:.2f}x** | ≥ 0.5x |",
+        *(
+            f"| `GET /v1/export/{name}`, {feed['rows']:,} rows, NDJSON stream | "
+            f"{feed['rows_per_s']:,} rows/s | raw `COPY (SELECT ...) TO STDOUT` "
+            f"{feed['raw_copy_out_rows_per_s']:,} rows/s | "
+            f"{feed['rows_per_s'] / feed['raw_copy_out_rows_per_s']:.2f}x | - |"
+            for name, feed in feeds.items()
+            if name != "products"
+        ),
+    ]
 
 
 def write() -> None:

@@ -10,10 +10,12 @@ from types import FrameType
 import typer
 from rich.console import Console
 
-from crm_cli import demo
-from crm_cli.stack import SERVICES, Stack, service_token
+from crm_cli import demo, importers, keys
+from crm_cli.stack import SERVICES, Stack, admin_key, service_token
 
 app = typer.Typer(help="Operate the CRM platform.", no_args_is_help=True)
+app.add_typer(keys.app, name="keys")
+app.add_typer(importers.app, name="import")
 console = Console()
 
 
@@ -30,7 +32,8 @@ def run(
 ) -> None:
     """Start the whole stack on SQLite with demo data; Ctrl-C stops it."""
     token = service_token(var)
-    stack = Stack(SERVICES, var, token)
+    bootstrap_key = admin_key(var)
+    stack = Stack(SERVICES, var, token, bootstrap_key)
     stopping = False
 
     def stop(signum: int, _frame: FrameType | None) -> None:
@@ -49,7 +52,7 @@ def run(
             raise typer.Exit(1) from exc
     if seed:
         demo.seed_once(var, token, console, demo_customers)
-    demo.print_welcome(console, token, var)
+    demo.print_welcome(console, token, var, demo.demo_keys(var, bootstrap_key))
     try:
         while not stopping:
             if crashed := stack.exited():
