@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from crm_gateway import routes
-from crm_gateway.routes import ROLE_SCOPES, ROUTES, Scope, match
+from crm_gateway.routes import ROLE_SCOPES, ROUTES, Scope, Traffic, match
 from crm_shared.schemas.gateway import ApiKeyRole
 
 CUSTOMER_ID = "0190f1b2-7c1e-7a00-8000-000000000001"
@@ -21,6 +21,12 @@ CUSTOMER_ID = "0190f1b2-7c1e-7a00-8000-000000000001"
         ("/v1/tickets/abc/notes", "customer"),
         ("/v1/tags", "customer"),
         (f"/v1/customers/{CUSTOMER_ID}/orders/summary", "orders"),
+        (f"/v1/customers/{CUSTOMER_ID}/orders", "orders"),
+        (f"/v1/customers/{CUSTOMER_ID}/interactions", "orders"),
+        ("/v1/products/import", "orders"),
+        ("/v1/products/by-sku/a/b", "orders"),
+        ("/v1/orders/import", "orders"),
+        ("/v1/interactions/batch", "orders"),
         ("/v1/products", "orders"),
         ("/v1/products/p-1", "orders"),
         ("/v1/orders/o-1/refunds", "orders"),
@@ -60,6 +66,17 @@ def test_reads_and_writes_of_a_family_need_different_scopes() -> None:
     export = match("/v1/customers/export")
     assert export is not None
     assert export.scope_for("POST") is None  # read-only: writing is not offered
+
+
+def test_imports_are_bulk_traffic() -> None:
+    for path in ("/v1/customers/import", "/v1/orders/import", "/v1/products/import"):
+        route = match(path)
+        assert route is not None
+        assert route.traffic is Traffic.bulk
+        assert route.scope_for("GET") is None  # write-only
+    standard = match("/v1/orders/o-1")
+    assert standard is not None
+    assert standard.traffic is Traffic.standard
 
 
 def test_every_row_is_reachable() -> None:

@@ -99,6 +99,7 @@ ROUTES: tuple[Route, ...] = (
     Route("/v1/customers/*/360", GATEWAY, Scope.customers_read),
     # Paths under a customer that other services own.
     Route("/v1/customers/*/orders/**", "orders", Scope.orders_read),
+    Route("/v1/customers/*/interactions/**", "orders", Scope.interactions_read),
     Route("/v1/customers/*/scores/**", "analytics", Scope.scores_read),
     Route("/v1/customers/*/tickets/**", "customer", Scope.tickets_read),
     # Customer service.
@@ -115,7 +116,9 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route("/v1/recommendations/**", "recommend", Scope.recommendations_read),
     # Orders service.
+    Route("/v1/products/import", "orders", None, Scope.catalogue_write, Traffic.bulk),
     Route("/v1/products/**", "orders", Scope.catalogue_read, Scope.catalogue_write),
+    Route("/v1/orders/import", "orders", None, Scope.orders_write, Traffic.bulk),
     Route("/v1/orders/**", "orders", Scope.orders_read, Scope.orders_write),
     Route(
         "/v1/interactions/**",
