@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from crm_customer.main import create_app
-from crm_shared.testing import sync_dependencies
+from crm_shared.testing import sync_dependencies, undeclared_schemas
 
 
 def test_every_api_operation_declares_its_problems() -> None:
@@ -30,3 +30,9 @@ def test_every_api_operation_declares_its_problems() -> None:
 
 def test_every_dependency_runs_on_the_event_loop() -> None:
     assert sync_dependencies(create_app()) == []
+
+
+def test_every_schema_referred_to_is_declared() -> None:
+    spec = create_app().openapi()
+    assert "CustomerChange" in spec["components"]["schemas"]
+    assert undeclared_schemas(spec) == set()

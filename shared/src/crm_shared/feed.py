@@ -8,6 +8,7 @@ uncommitted, and so never skips a change.
 
 from __future__ import annotations
 
+from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy import BigInteger, Column, MetaData, String, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -40,3 +41,16 @@ async def take_positions(
     )
     last = (await db.execute(statement)).scalar_one()
     return int(last) - count + 1
+
+
+NDJSON = "application/x-ndjson"
+
+
+class NdjsonStream(StreamingResponse, JSONResponse):
+    """A change feed's response: a stream of JSON lines.
+
+    It streams as a StreamingResponse; being a JSONResponse too makes FastAPI publish the
+    route's `response_model` as the schema of its content, that is, of one line.
+    """
+
+    media_type = NDJSON

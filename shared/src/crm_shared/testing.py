@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -247,3 +249,9 @@ def sync_dependencies(app: FastAPI) -> list[str]:
 
     visit(app.routes)
     return found
+
+
+def undeclared_schemas(spec: dict[str, Any]) -> set[str]:
+    """Schemas an OpenAPI document refers to but does not declare."""
+    refs = set(re.findall(r'"\$ref": "#/components/schemas/([^"]+)"', json.dumps(spec)))
+    return refs - set(spec.get("components", {}).get("schemas", {}))

@@ -83,6 +83,8 @@ async def test_interactions_feed_pages_through_everything_in_order(
 
     everything = await feed(client, "interactions")
     assert [line["event_id"] for line in everything] == [f"e-{n}" for n in range(25)]
+    # Times in UTC with a Z, as the API writes them everywhere.
+    assert everything[5]["occurred_at"] == "2024-06-01T12:00:05Z"
     for line, event in zip(everything, events, strict=True):
         change = InteractionChange.model_validate(line)
         assert change.product_id == uuid.UUID(product["id"])

@@ -6,19 +6,21 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, status
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 
 from crm_customer.customers import service
 from crm_customer.customers.repository import CustomerFilters
 from crm_customer.database import idempotency
 from crm_shared.deps import DatabaseDep, ReaderDep, SessionDep
 from crm_shared.errors import problem_responses
+from crm_shared.feed import NdjsonStream
 from crm_shared.idempotency import idempotency_key_header
 from crm_shared.pagination import PageDep
 from crm_shared.schemas.common import Page
 from crm_shared.schemas.customers import (
     ConsentChannel,
     ConsentUpdate,
+    CustomerChange,
     CustomerCreate,
     CustomerRead,
     CustomerUpdate,
@@ -33,7 +35,6 @@ router = APIRouter(prefix="/v1", tags=["customers"])
 
 CustomerId = Annotated[uuid.UUID, Path(description="The customer's id.")]
 MAX_IDS = 200  # keeps the query string well under the server's 16 KiB request-line limit
-NDJSON = "application/x-ndjson"
 
 
 async def customer_filters(
@@ -105,12 +106,10 @@ async def list_customers(
 
 @router.get(
     "/customers/export",
-    response_class=StreamingResponse,
+    response_class=NdjsonStream,
+    response_model=CustomerChange,
     responses={
-        200: {
-            "description": "NDJSON, one `CustomerChange` per line, in feed order.",
-            "content": {NDJSON: {"schema": {"$ref": "#/components/schemas/CustomerChange"}}},
-        },
+        200: {"description": "NDJSON, one `CustomerChange` per line, in feed order."},
         **problem_responses(400, 422),
     },
     summary="Stream customers changed after a cursor",
@@ -119,13 +118,13 @@ async def export_customers(
     request: Request,
     cursor: int = Query(0, ge=0, description="Position of the last change already seen."),
     limit: int | None = Query(None, ge=1, description="Stop after this many changes."),
-) -> StreamingResponse:
+) -> NdjsonStream:
     """Updates, deletions, merges and erasures, each customer at its latest state.
 
     Resume with the `position` of the last line received as the next `cursor`.
     """
     stream = service.export_changes(request.app.state.database, cursor, limit)
-    return StreamingResponse(stream, media_type=NDJSON)
+    return NdjsonStream(stream)
 
 
 @router.get(

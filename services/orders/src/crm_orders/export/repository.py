@@ -16,6 +16,8 @@ interactions = Interaction.__table__  # type: ignore[attr-defined]
 orders = Order.__table__  # type: ignore[attr-defined]
 order_lines = OrderLine.__table__  # type: ignore[attr-defined]
 
+Row = dict[str, Any]
+
 _ORDER_LINE_CHANGES: Select[Any] = (
     select(
         order_lines.c.change_position.label("position"),
@@ -74,22 +76,22 @@ _PRODUCT_CHANGES: Select[Any] = select(
 ).order_by(products.c.change_position)
 
 
-async def order_line_changes(db: AsyncConnection, after: int, limit: int) -> list[dict[str, Any]]:
+async def order_line_changes(db: AsyncConnection, after: int, limit: int) -> list[Row]:
     statement = _ORDER_LINE_CHANGES.where(order_lines.c.change_position > after).limit(limit)
-    return await _dicts(db, statement)
+    return await _rows(db, statement)
 
 
-async def interaction_changes(db: AsyncConnection, after: int, limit: int) -> list[dict[str, Any]]:
+async def interaction_changes(db: AsyncConnection, after: int, limit: int) -> list[Row]:
     statement = _INTERACTION_CHANGES.where(interactions.c.change_position > after).limit(limit)
-    return await _dicts(db, statement)
+    return await _rows(db, statement)
 
 
-async def product_changes(db: AsyncConnection, after: int, limit: int) -> list[dict[str, Any]]:
+async def product_changes(db: AsyncConnection, after: int, limit: int) -> list[Row]:
     statement = _PRODUCT_CHANGES.where(products.c.change_position > after).limit(limit)
-    return await _dicts(db, statement)
+    return await _rows(db, statement)
 
 
-async def _dicts(db: AsyncConnection, statement: Select[Any]) -> list[dict[str, Any]]:
+async def _rows(db: AsyncConnection, statement: Select[Any]) -> list[Row]:
     """The rows as plain dicts: a page goes straight on to the JSON encoder."""
     result = await db.execute(statement)
     names = list(result.keys())

@@ -1,9 +1,9 @@
 """The change feeds as NDJSON streams: order lines, interactions and products.
 
 Each page is read on a connection of its own, so a slow reader holds none, and goes out
-as one chunk. Lines are written with orjson straight from the rows: the schemas in
-`crm_shared.schemas.exports` describe them (and the tests hold each line to them), but
-building a model per row would halve the feed's speed.
+as one chunk while the next page is being read. Lines are written with orjson straight
+from the rows: the schemas in `crm_shared.schemas.exports` describe them (and the tests
+hold every line to them), without the cost of a model per row.
 """
 
 from __future__ import annotations
@@ -11,21 +11,38 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from crm_orders.export import repository
+from crm_orders.export.repository import Row
 from crm_shared.db import Database
 from crm_shared.types import quantize_money
 
 PAGE_SIZE = 2000
 _JSON = orjson.OPT_UTC_Z | orjson.OPT_APPEND_NEWLINE
-_LINE_MONEY = ("unit_price", "discount", "line_total", "refunded_amount")
 
-Row = dict[str, Any]
 Fetch = Callable[[AsyncConnection, int, int], Awaitable[list[Row]]]
+
+
+class _Feed(NamedTuple):
+    fetch: Fetch
+    money: tuple[str, ...]  # amounts, rounded to the minor unit of the row's `currency`
+
+
+ORDER_LINES = _Feed(
+    repository.order_line_changes, ("unit_price", "discount", "line_total", "refunded_amount")
+)
+INTERACTIONS = _Feed(repository.interaction_changes, ())
+PRODUCTS = _Feed(repository.product_changes, ("price",))
+
+
+class _Page(NamedTuple):
+    rows: int
+    last_position: int
+    ndjson: bytes
 
 
 def _text(value: Any) -> str:
@@ -33,52 +50,36 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def order_line_json(values: Row) -> bytes:
-    currency = values["currency"]
-    for name in _LINE_MONEY:
-        values[name] = str(quantize_money(values[name], currency))
-    return orjson.dumps(values, option=_JSON, default=_text)
-
-
-def interaction_json(values: Row) -> bytes:
-    return orjson.dumps(values, option=_JSON, default=_text)
-
-
-def product_json(values: Row) -> bytes:
-    values["price"] = str(quantize_money(values["price"], values["currency"]))
-    return orjson.dumps(values, option=_JSON, default=_text)
-
-
-async def _page(database: Database, fetch: Fetch, after: int, size: int) -> list[Row]:
+async def _page(database: Database, feed: _Feed, after: int, size: int) -> _Page:
     async with database.engine.connect() as db:
-        return await fetch(db, after, size)
+        rows = await feed.fetch(db, after, size)
+    if not rows:
+        return _Page(0, after, b"")
+    for name in feed.money:
+        for row in rows:
+            row[name] = str(quantize_money(row[name], row["currency"]))
+    ndjson = b"".join([orjson.dumps(row, option=_JSON, default=_text) for row in rows])
+    return _Page(len(rows), rows[-1]["position"], ndjson)
 
 
-async def _feed(
-    database: Database,
-    fetch: Fetch,
-    line: Callable[[Row], bytes],
-    after: int,
-    limit: int | None,
-    page_size: int,
+async def _stream(
+    database: Database, feed: _Feed, after: int, limit: int | None, page_size: int
 ) -> AsyncIterator[bytes]:
     """The pages after `after`; the next page is read while this one is written out."""
     remaining = limit
     size = page_size if limit is None else min(page_size, limit)
-    reading: asyncio.Task[list[Row]] | None = asyncio.create_task(
-        _page(database, fetch, after, size)
-    )
+    reading: asyncio.Task[_Page] | None = asyncio.create_task(_page(database, feed, after, size))
     try:
         while reading is not None:
-            rows = await reading
+            page = await reading
             reading = None
             if remaining is not None:
-                remaining -= len(rows)
-            if len(rows) == size and (remaining is None or remaining > 0):
+                remaining -= page.rows
+            if page.rows == size and (remaining is None or remaining > 0):
                 size = page_size if remaining is None else min(page_size, remaining)
-                reading = asyncio.create_task(_page(database, fetch, rows[-1]["position"], size))
-            if rows:
-                yield b"".join([line(row) for row in rows])
+                reading = asyncio.create_task(_page(database, feed, page.last_position, size))
+            if page.rows:
+                yield page.ndjson
     finally:
         if reading is not None:
             reading.cancel()
@@ -89,18 +90,16 @@ async def _feed(
 def order_line_changes(
     database: Database, after: int, limit: int | None, page_size: int = PAGE_SIZE
 ) -> AsyncIterator[bytes]:
-    return _feed(database, repository.order_line_changes, order_line_json, after, limit, page_size)
+    return _stream(database, ORDER_LINES, after, limit, page_size)
 
 
 def interaction_changes(
     database: Database, after: int, limit: int | None, page_size: int = PAGE_SIZE
 ) -> AsyncIterator[bytes]:
-    return _feed(
-        database, repository.interaction_changes, interaction_json, after, limit, page_size
-    )
+    return _stream(database, INTERACTIONS, after, limit, page_size)
 
 
 def product_changes(
     database: Database, after: int, limit: int | None, page_size: int = PAGE_SIZE
 ) -> AsyncIterator[bytes]:
-    return _feed(database, repository.product_changes, product_json, after, limit, page_size)
+    return _stream(database, PRODUCTS, after, limit, page_size)
