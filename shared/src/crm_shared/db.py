@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import asyncpg
 import orjson
-from sqlalchemy import DateTime, MetaData, Select, event
+from sqlalchemy import DateTime, MetaData, Select, Table, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.engine import URL, Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
@@ -134,6 +136,26 @@ def dialect_of(db: AsyncSession | AsyncConnection) -> str:
     return db.get_bind().dialect.name
 
 
+async def upsert(
+    db: AsyncSession | AsyncConnection,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    key: Sequence[str],
+) -> None:
+    """Insert `rows`; a row whose `key` exists already replaces that row's other columns
+    (the columns of the first row). One statement for the batch on either backend."""
+    if not rows:
+        return
+    insert = postgresql.insert if dialect_of(db) == "postgresql" else sqlite.insert
+    statement = insert(table)
+    replaced = {name: statement.excluded[name] for name in rows[0] if name not in key}
+    if replaced:
+        statement = statement.on_conflict_do_update(index_elements=list(key), set_=replaced)
+    else:
+        statement = statement.on_conflict_do_nothing(index_elements=list(key))
+    await db.execute(statement, list(rows))
+
+
 class Database:
     """The engine of one service and the sessions and connections requests use."""
 
@@ -157,6 +179,13 @@ class Database:
         """A session whose transaction commits once when the request succeeds."""
         async with AsyncSession(self._writer, expire_on_commit=False) as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def writer(self) -> AsyncIterator[AsyncConnection]:
+        """A connection in a write transaction (`BEGIN IMMEDIATE` on SQLite), committed
+        when the block ends without an exception: for batch writes without the ORM."""
+        async with self._writer.begin() as connection:
+            yield connection
 
     async def reader(self) -> AsyncIterator[AsyncConnection]:
         """A plain connection for reads on the hot path: no ORM unit of work to set up."""
