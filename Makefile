@@ -33,13 +33,15 @@ test: install  ## Run the whole suite on SQLite and PostgreSQL
 lint: install  ## ruff, mypy and the import contracts
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
-	$(RUN) mypy shared/src services/customer/src services/orders/src gateway/src cli/src
+	$(RUN) mypy shared/src services/customer/src services/orders/src services/analytics/src \
+		services/recommend/src gateway/src cli/src
 	$(RUN) lint-imports
 
 # Each package alone, with only the dependencies it declares: a missing one fails here
 # instead of hiding in the shared environment.
 ISOLATED := crm-shared:crm_shared.app crm-customer:crm_customer.main crm-orders:crm_orders.main \
-	crm-gateway:crm_gateway crm-cli:crm_cli.main
+	crm-analytics:crm_analytics.main crm-recommend:crm_recommend.main crm-gateway:crm_gateway \
+	crm-cli:crm_cli.main
 
 check-packages: $(UV)  ## Import every package in an environment of its own
 	@for spec in $(ISOLATED); do \

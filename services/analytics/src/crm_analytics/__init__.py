@@ -1,0 +1,1 @@
+"""The analytics service: RFM scores, lifetime value, churn risk, clusters and segments."""

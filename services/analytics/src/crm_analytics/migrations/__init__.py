@@ -1,0 +1,1 @@
+"""`python -m crm_analytics.migrations upgrade|current|revision -m MESSAGE`."""

@@ -1,0 +1,1 @@
+"""The recommend service: recommendation models, their training runs and evaluations."""

@@ -1,0 +1,1 @@
+"""`python -m crm_recommend.migrations upgrade|current|revision -m MESSAGE`."""
