@@ -40,6 +40,8 @@ CUSTOMER_ID = "0190f1b2-7c1e-7a00-8000-000000000001"
         ("/v1/recommendations:batch", "recommend"),
         ("/v1/products/popular", "recommend"),
         ("/v1/products/p-1/similar", "recommend"),
+        ("/v1/models/training-runs", "recommend"),
+        ("/v1/models/3/activate", "recommend"),
         (f"/v1/customers/{CUSTOMER_ID}/360", None),
         ("/v1/admin/keys", None),
     ],

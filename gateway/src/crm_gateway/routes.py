@@ -115,6 +115,7 @@ ROUTES: tuple[Route, ...] = (
         "/v1/recommendations:batch", "recommend", None, Scope.recommendations_batch, Traffic.bulk
     ),
     Route("/v1/recommendations/**", "recommend", Scope.recommendations_read),
+    Route("/v1/models/**", "recommend", Scope.runs_read, Scope.runs_write),
     # Orders service.
     Route("/v1/products/import", "orders", None, Scope.catalogue_write, Traffic.bulk),
     Route("/v1/products/**", "orders", Scope.catalogue_read, Scope.catalogue_write),
