@@ -10,6 +10,7 @@ import uuid
 
 import httpx
 
+from crm_gateway.edge import FastLane
 from crm_shared.testing import TEST_SERVICE_TOKEN, ServiceProcess, assert_problem
 
 
@@ -166,3 +167,33 @@ async def test_a_service_that_is_down_gives_a_fast_503(new_key, client_with) -> 
     assert problem["upstream"] == "orders"
     assert "retry-after" in response.headers
     assert elapsed < 1.0
+
+
+async def test_the_fast_lane_answers_as_the_app_does(app, new_key) -> None:
+    """The process serves `FastLane(app)`: proxied calls skip the framework's layers but
+    keep keys, scopes, request ids and metrics; the gateway's own routes go in as usual."""
+    key = await new_key("backoffice")
+    lane = FastLane(app)
+    transport = httpx.ASGITransport(app=lane, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
+        headers = {"X-API-Key": key}
+        created = await http.post(
+            "/v1/customers", json={"email": f"{uuid.uuid4().hex}@example.com"}, headers=headers
+        )
+        read = await http.get(
+            f"/v1/customers/{created.json()['id']}",
+            headers={**headers, "X-Request-ID": "lane-1"},
+        )
+        keyless = await http.get("/v1/customers")
+        forbidden = await http.get("/v1/admin/keys", headers=headers)
+        health = await http.get("/health")
+        metrics = await http.get("/metrics")
+    assert created.status_code == 201, created.text
+    assert read.json() == created.json()
+    assert read.headers["x-request-id"] == "lane-1"
+    assert len(created.headers["x-request-id"]) == 32
+    assert "ratelimit-limit" in read.headers
+    assert_problem(keyless, 401, "missing-api-key")
+    assert_problem(forbidden, 403, "insufficient-scope")
+    assert health.status_code == 200
+    assert 'route="/v1/customers/**",service="gateway",status="200"' in metrics.text

@@ -8,12 +8,14 @@ offered), 403 (the key's role lacks the scope), 429 (rate limit), 413 (body too 
 
 from __future__ import annotations
 
+from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crm_gateway import proxy, routes
 from crm_gateway.problems import send_problem
 from crm_gateway.routes import Traffic
 from crm_gateway.runtime import Runtime
+from crm_shared.middleware import ObservabilityMiddleware
 
 _BEARER = b"bearer "
 _UNAUTHORIZED = [(b"www-authenticate", b'Bearer realm="crm"')]
@@ -28,6 +30,26 @@ def presented_key(scope: Scope) -> str | None:
         if name == b"x-api-key":
             return value.strip().decode("latin-1")
     return None
+
+
+class FastLane:
+    """The process's outermost app: calls the gateway passes on to a service go straight
+    to the request-id/metrics layer and the edge, skipping the framework's own layers
+    (error pages, body limits, telemetry) that such calls never reach anyway; all other
+    calls (the gateway's own routes, docs, health) enter the app as usual."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+        self.edge = ObservabilityMiddleware(EdgeMiddleware(app), metrics=app.state.metrics)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/v1"):
+            route = routes.match(scope["path"])
+            if route is not None and route.upstream is not None:
+                scope["app"] = self.app
+                await self.edge(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class EdgeMiddleware:

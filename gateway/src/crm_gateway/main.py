@@ -12,7 +12,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
 from crm_gateway.customer360.router import router as customer360_router
-from crm_gateway.edge import EdgeMiddleware
+from crm_gateway.edge import EdgeMiddleware, FastLane
 from crm_gateway.keys.router import router as keys_router
 from crm_gateway.keys.service import KeyRing
 from crm_gateway.limits import RateLimiter
@@ -105,7 +105,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 def run() -> None:
     settings = GatewaySettings()
     uvicorn.run(
-        create_app(settings),
+        FastLane(create_app(settings)),
         host=settings.host,
         port=settings.port,
         log_config=None,

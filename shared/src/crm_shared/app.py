@@ -24,7 +24,8 @@ from crm_shared.middleware import Metrics, ObservabilityMiddleware, ServiceToken
 from crm_shared.migrations import upgrade_to_head
 from crm_shared.settings import ServiceSettings
 
-ReadyCheck = Callable[[FastAPI], Awaitable[None]]
+# A check raises when not ready; it may return a short note that is shown as "ok: <note>".
+ReadyCheck = Callable[[FastAPI], Awaitable[str | None]]
 log = logging.getLogger("crm.app")
 
 
@@ -126,7 +127,7 @@ def create_service_app(
         lifespan=app_lifespan,
     )
     install_error_handlers(app)
-    metrics = Metrics(service)
+    metrics = app.state.metrics = Metrics(service)
     if access_middleware is None:
         app.add_middleware(ServiceTokenMiddleware, token=settings.service_token.get_secret_value())
     else:
@@ -151,12 +152,12 @@ def create_service_app(
         results: dict[str, str] = {}
         for name, check in checks.items():
             try:
-                await asyncio.wait_for(check(request.app), timeout=2.0)
+                note = await asyncio.wait_for(check(request.app), timeout=2.0)
             except Exception as exc:
                 results[name] = f"failing: {type(exc).__name__}"
             else:
-                results[name] = "ok"
-        failing = [name for name, result in results.items() if result != "ok"]
+                results[name] = f"ok: {note}" if note else "ok"
+        failing = [name for name, result in results.items() if result.startswith("failing")]
         if failing:
             return problem_response(
                 request,
