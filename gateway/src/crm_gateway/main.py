@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import uvicorn
 from fastapi import FastAPI
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -20,7 +19,7 @@ from crm_gateway.openapi import ApiDocument, install_docs
 from crm_gateway.runtime import Runtime
 from crm_gateway.settings import GatewaySettings
 from crm_gateway.upstreams.client import Upstreams
-from crm_shared.app import ReadyCheck, create_service_app
+from crm_shared.app import ReadyCheck, create_service_app, serve
 
 VERSION = "0.1.0"
 
@@ -104,11 +103,4 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
 def run() -> None:
     settings = GatewaySettings()
-    uvicorn.run(
-        FastLane(create_app(settings)),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        proxy_headers=True,
-        server_header=False,
-    )
+    serve(FastLane(create_app(settings)), settings)

@@ -11,13 +11,14 @@ import datetime as dt
 import hashlib
 from collections.abc import Awaitable, Callable
 
-from fastapi import Header
+from fastapi import FastAPI, Header
 from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy import Column, Integer, LargeBinary, MetaData, String, Table, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from crm_shared.app import PeriodicJob
 from crm_shared.db import UTCDateTime, dialect_of, utcnow
 from crm_shared.errors import Conflict
 
@@ -105,6 +106,15 @@ class IdempotencyStore:
                 delete(self.table).where(self.table.c.created_at < cutoff)
             )
         return int(result.rowcount)
+
+    def purge_job(self) -> PeriodicJob:
+        """The hourly job that purges keys past the service's `idempotency_retention_hours`."""
+
+        async def purge(app: FastAPI) -> int:
+            hours = app.state.settings.idempotency_retention_hours
+            return await self.purge(app.state.database.engine, dt.timedelta(hours=hours))
+
+        return PeriodicJob("purge idempotency keys", 3600, purge)
 
     async def _claim(
         self, session: AsyncSession, scope: str, key: str, fingerprint: str

@@ -181,7 +181,7 @@ def service_process(
     log_dir: Path,
     token: str = TEST_SERVICE_TOKEN,
     extra_env: dict[str, str] | None = None,
-    ready_timeout: float = 30.0,
+    ready_timeout: float = 60.0,
 ) -> Iterator[ServiceProcess]:
     """`python -m <module>` on a free port, ready to serve; stopped (SIGTERM) afterwards."""
     port = free_port()

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
-import uvicorn
 from fastapi import FastAPI
 
 from crm_customer.bulk.router import router as import_router
@@ -15,7 +13,7 @@ from crm_customer.duplicates.router import router as duplicates_router
 from crm_customer.privacy.router import router as gdpr_router
 from crm_customer.settings import CustomerSettings
 from crm_customer.tickets.router import router as tickets_router
-from crm_shared.app import PeriodicJob, create_service_app
+from crm_shared.app import create_service_app, serve
 
 VERSION = "0.1.0"
 
@@ -35,12 +33,6 @@ TAGS = [
 ]
 
 
-async def _purge_idempotency_keys(app: FastAPI) -> int:
-    settings: CustomerSettings = app.state.settings
-    retention = dt.timedelta(hours=settings.idempotency_retention_hours)
-    return await idempotency.purge(app.state.database.engine, retention)
-
-
 def create_app(settings: CustomerSettings | None = None) -> FastAPI:
     settings = settings or CustomerSettings()
     return create_service_app(
@@ -52,17 +44,10 @@ def create_app(settings: CustomerSettings | None = None) -> FastAPI:
         routers=[import_router, duplicates_router, customers_router, gdpr_router, tickets_router],
         migrations=Path(__file__).parent / "migrations",
         openapi_tags=TAGS,
-        periodic_jobs=[PeriodicJob("purge idempotency keys", 3600, _purge_idempotency_keys)],
+        periodic_jobs=[idempotency.purge_job()],
     )
 
 
 def run() -> None:
     settings = CustomerSettings()
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        proxy_headers=True,
-        server_header=False,
-    )
+    serve(create_app(settings), settings)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
-import uvicorn
 from fastapi import FastAPI
 
 from crm_orders.catalogue.router import router as catalogue_router
@@ -15,7 +13,7 @@ from crm_orders.export.router import router as export_router
 from crm_orders.interactions.router import router as interactions_router
 from crm_orders.orders.router import router as orders_router
 from crm_orders.settings import OrdersSettings
-from crm_shared.app import PeriodicJob, create_service_app
+from crm_shared.app import create_service_app, serve
 
 VERSION = "0.1.0"
 
@@ -34,12 +32,6 @@ TAGS = [
 ]
 
 
-async def _purge_idempotency_keys(app: FastAPI) -> int:
-    settings: OrdersSettings = app.state.settings
-    retention = dt.timedelta(hours=settings.idempotency_retention_hours)
-    return await idempotency.purge(app.state.database.engine, retention)
-
-
 def create_app(settings: OrdersSettings | None = None) -> FastAPI:
     settings = settings or OrdersSettings()
     return create_service_app(
@@ -51,17 +43,10 @@ def create_app(settings: OrdersSettings | None = None) -> FastAPI:
         migrations=Path(__file__).parent / "migrations",
         openapi_tags=TAGS,
         lifespan=customer_directory,
-        periodic_jobs=[PeriodicJob("purge idempotency keys", 3600, _purge_idempotency_keys)],
+        periodic_jobs=[idempotency.purge_job()],
     )
 
 
 def run() -> None:
     settings = OrdersSettings()
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        proxy_headers=True,
-        server_header=False,
-    )
+    serve(create_app(settings), settings)
