@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import SQLModel
 
 from crm_shared.db import new_registry
@@ -14,3 +19,12 @@ class Base(SQLModel, registry=new_registry()):
 
 metadata = Base.metadata
 sync_cursors = sync_cursor_table(metadata)
+
+ORDER_LINES_FEED = "order_lines"
+CUSTOMERS_FEED = "customers"
+FEEDS = (ORDER_LINES_FEED, CUSTOMERS_FEED)
+
+# Repositories run on the request's session (writes) or a plain connection (reads, runs).
+Db = AsyncSession | AsyncConnection
+# Rows of any shape, as `execute(...).all()` returns them.
+Rows = Sequence[Row[*tuple[Any, ...]]]

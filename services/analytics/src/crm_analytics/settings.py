@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from enum import StrEnum
+from typing import ClassVar, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from crm_shared.settings import ServiceSettings
+
+
+class ScoringWorker(StrEnum):
+    process = "process"
+    thread = "thread"
 
 
 class AnalyticsSettings(ServiceSettings):
@@ -22,3 +28,108 @@ class AnalyticsSettings(ServiceSettings):
     orders_url: str = Field(
         "http://127.0.0.1:8002", description="Internal URL of the orders service."
     )
+    sync_batch_lines: int = Field(
+        5000,
+        ge=1,
+        le=100_000,
+        description="Feed lines applied per transaction when syncing the copies; a pull that "
+        "stops half-way resumes after the last applied batch.",
+    )
+    sync_timeout_seconds: float = Field(
+        30.0, gt=0, description="Read timeout of one feed request to a source service."
+    )
+    run_interval_seconds: float = Field(
+        3600.0,
+        ge=0,
+        description="Start a scoring run this often (sync first, then score); 0 turns the "
+        "schedule off, leaving runs to `POST /v1/runs`.",
+    )
+    run_timeout_seconds: float = Field(
+        3600.0,
+        gt=0,
+        description="A run still queued or running after this long is taken as abandoned "
+        "(its process died) and no longer blocks a new one.",
+    )
+    runs_kept: int = Field(
+        10,
+        ge=1,
+        le=1000,
+        description="Scores and segment memberships are kept for this many latest "
+        "successful runs; run records and segment size history are kept for every run.",
+    )
+    scoring_worker: ScoringWorker = Field(
+        ScoringWorker.process,
+        description="Where the scoring maths runs, off the event loop: `process` (a worker "
+        "process, kept for the service's lifetime) or `thread` (a worker thread).",
+    )
+    clv_horizon_months: int = Field(
+        12, ge=1, le=120, description="Horizon of the customer lifetime value, in months."
+    )
+    monthly_discount_rate: float = Field(
+        0.01, ge=0, lt=1, description="Monthly discount rate of the discounted lifetime value."
+    )
+    value_weight_quantity: float = Field(
+        0.3, ge=0, le=1, description="Alpha: weight of the units bought in the value score."
+    )
+    value_weight_value: float = Field(
+        0.5, ge=0, le=1, description="Beta: weight of the net revenue in the value score."
+    )
+    value_weight_loyalty: float = Field(
+        0.2, ge=0, le=1, description="Gamma: weight of the number of orders in the value score."
+    )
+    tier_medium_quantile: float = Field(
+        0.5,
+        gt=0,
+        lt=1,
+        description="Customers whose lifetime value is at or above this quantile are at "
+        "least `medium` value.",
+    )
+    tier_high_quantile: float = Field(
+        0.8,
+        gt=0,
+        lt=1,
+        description="Customers whose lifetime value is at or above this quantile are `high` value.",
+    )
+    active_days: int = Field(
+        90,
+        ge=0,
+        description="Lifecycle `new`: the first purchase is at most this many days old.",
+    )
+    at_risk_days: int = Field(
+        180,
+        ge=0,
+        description="Otherwise lifecycle `active` while the last purchase is at most this "
+        "many days old.",
+    )
+    churned_days: int = Field(
+        365,
+        ge=0,
+        description="Then `at_risk` while the last purchase is at most this many days old; "
+        "`churned` beyond.",
+    )
+    push_lifecycle: bool = Field(
+        True,
+        description="After a run, send each customer whose lifecycle stage changed to the "
+        "customer service (`PATCH /v1/customers/{id}`); failures are retried next run.",
+    )
+    push_concurrency: int = Field(
+        4, ge=1, le=64, description="Lifecycle updates in flight at once to the customer service."
+    )
+
+    @property
+    def value_weights(self) -> tuple[float, float, float]:
+        return (self.value_weight_quantity, self.value_weight_value, self.value_weight_loyalty)
+
+    @property
+    def tier_quantiles(self) -> tuple[float, float]:
+        return (self.tier_medium_quantile, self.tier_high_quantile)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if abs(sum(self.value_weights) - 1.0) > 1e-6:
+            raise ValueError("the three value weights must add up to 1")
+        if self.tier_medium_quantile >= self.tier_high_quantile:
+            raise ValueError("tier_medium_quantile must be below tier_high_quantile")
+        if not self.active_days <= self.at_risk_days <= self.churned_days:
+            raise ValueError("lifecycle thresholds must not shrink: active <= at_risk <= churned")
+        return self

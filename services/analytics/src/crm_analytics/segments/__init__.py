@@ -1,0 +1,1 @@
+"""Segments: built-in RFM and value-tier lists, and custom ones defined by rules."""

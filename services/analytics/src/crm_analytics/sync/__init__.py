@@ -1,0 +1,1 @@
+"""The copies of the orders and customer feeds that scoring reads."""
