@@ -10,7 +10,16 @@ import sys
 
 from bench import report
 
-BENCHMARKS = ("customer_import", "customer_read", "orders_ingest")
+BENCHMARKS = (
+    "customer_import",
+    "customer_read",
+    "orders_ingest",
+    "analytics_clv",
+    "analytics_scoring",
+    "recommend_quality",
+    "recommend_training",
+    "recommend_serving",
+)
 
 
 def main(names: list[str]) -> None:

@@ -24,7 +24,6 @@ from crm_analytics.main import create_app
 from crm_analytics.models import metadata
 from crm_analytics.runs.service import Runner
 from crm_analytics.settings import AnalyticsSettings, ScoringWorker
-from crm_analytics.sources import Sources
 from crm_customer.main import create_app as create_customer_app
 from crm_customer.models import metadata as customer_metadata
 from crm_customer.settings import CustomerSettings
@@ -33,6 +32,7 @@ from crm_orders.main import create_app as create_orders_app
 from crm_orders.models import metadata as orders_metadata
 from crm_orders.settings import OrdersSettings
 from crm_shared.pytest_plugin import ServiceSpec, service_fixtures
+from crm_shared.sync import Sources
 from crm_shared.testing import TEST_SERVICE_TOKEN, client_for, empty_tables, running_app, sqlite_url
 
 SPEC = ServiceSpec("analytics", create_app, AnalyticsSettings, metadata)

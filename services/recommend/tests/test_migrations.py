@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from fastapi import FastAPI
 
-from crm_recommend.models import metadata
+from crm_recommend.tables import metadata
 from crm_shared.db import Database
 
 

@@ -14,16 +14,19 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import orjson
+from fastapi import FastAPI
 from sqlalchemy import BigInteger, Column, MetaData, String, Table, Text, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from crm_shared.db import Database, UTCDateTime, upsert
 from crm_shared.errors import UpstreamUnavailable
+from crm_shared.http import service_client
 
 log = logging.getLogger("crm.sync")
 
@@ -150,6 +153,30 @@ async def pull_feed(
             db, cursors, feed, position=position, synced_at=now, attempted_at=now, last_error=None
         )
     return PullResult(feed, lines, position)
+
+
+@dataclass
+class Sources:
+    """Clients of the services whose feeds a service copies: customer and orders."""
+
+    customers: httpx.AsyncClient
+    orders: httpx.AsyncClient
+
+
+@asynccontextmanager
+async def source_clients(
+    customer_url: str, orders_url: str, service_token: str, timeout_seconds: float
+) -> AsyncIterator[Sources]:
+    async with (
+        service_client(customer_url, service_token, timeout_seconds=timeout_seconds) as customers,
+        service_client(orders_url, service_token, timeout_seconds=timeout_seconds) as orders,
+    ):
+        yield Sources(customers=customers, orders=orders)
+
+
+def sources_of(app: FastAPI) -> Sources:
+    sources: Sources = app.state.sources
+    return sources
 
 
 def _now() -> dt.datetime:

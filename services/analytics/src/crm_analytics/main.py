@@ -16,12 +16,11 @@ from crm_analytics.runs.service import Runner
 from crm_analytics.scores.router import router as scores_router
 from crm_analytics.segments.router import router as segments_router
 from crm_analytics.settings import AnalyticsSettings
-from crm_analytics.sources import source_clients, sources_of
 from crm_shared.app import PeriodicJob, create_service_app, serve
 from crm_shared.db import Database, utcnow
 from crm_shared.errors import UpstreamUnavailable
 from crm_shared.schemas.analytics import RunTrigger
-from crm_shared.sync import feed_states
+from crm_shared.sync import feed_states, source_clients, sources_of
 
 VERSION = "0.1.0"
 
@@ -51,7 +50,12 @@ class FeedsUnavailable(UpstreamUnavailable):
 async def _analytics(app: FastAPI) -> AsyncIterator[None]:
     """Lifespan part: the source clients and the runner live as long as the app."""
     settings: AnalyticsSettings = app.state.settings
-    async with source_clients(settings) as sources:
+    async with source_clients(
+        settings.customer_url,
+        settings.orders_url,
+        settings.service_token.get_secret_value(),
+        settings.sync_timeout_seconds,
+    ) as sources:
         app.state.sources = sources
         runner = Runner(app.state.database, settings, lambda: sources_of(app))
         app.state.runner = runner

@@ -20,9 +20,9 @@ from crm_analytics.main import _scheduled_run
 from crm_analytics.runs.models import customer_scores
 from crm_analytics.runs.service import Runner
 from crm_analytics.scoring.pipeline import ScoringParameters, ScoringResult, score_customers
-from crm_analytics.sources import Sources
 from crm_analytics.sync.service import sync_all
 from crm_shared.db import Database
+from crm_shared.sync import Sources
 from crm_shared.testing import assert_problem
 
 TODAY = dt.datetime.now(dt.UTC).date()

@@ -33,7 +33,6 @@ from crm_analytics.runs.lifecycle import push_lifecycle_stages
 from crm_analytics.scoring.pipeline import ScoringParameters, ScoringResult, score_customers
 from crm_analytics.segments import service as segments
 from crm_analytics.settings import AnalyticsSettings, ScoringWorker
-from crm_analytics.sources import Sources
 from crm_analytics.sync import repository as sync_repository
 from crm_analytics.sync.models import DELETED, ERASED, MERGED
 from crm_analytics.sync.service import sync_all
@@ -43,6 +42,7 @@ from crm_shared.ids import uuid7
 from crm_shared.pagination import decode_cursor, next_cursor
 from crm_shared.schemas.analytics import FeedSync, Run, RunStatus, RunTrigger
 from crm_shared.schemas.common import Page
+from crm_shared.sync import Sources
 
 log = logging.getLogger("crm.analytics.runs")
 

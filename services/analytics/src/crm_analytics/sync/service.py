@@ -8,11 +8,10 @@ from dataclasses import dataclass
 import httpx
 
 from crm_analytics.database import CUSTOMERS_FEED, ORDER_LINES_FEED, sync_cursors
-from crm_analytics.sources import Sources
 from crm_analytics.sync import repository
 from crm_shared.db import Database, utcnow
 from crm_shared.schemas.analytics import FeedSync
-from crm_shared.sync import Apply, FeedUnavailable, feed_states, pull_feed
+from crm_shared.sync import Apply, FeedUnavailable, Sources, feed_states, pull_feed
 
 CUSTOMER_FEED_PATH = "/v1/customers/export"
 ORDER_LINES_FEED_PATH = "/v1/export/order-lines"

@@ -1,0 +1,1 @@
+"""Serving from memory: the loaded artefact, the catalogue mask, and the lists built from them."""

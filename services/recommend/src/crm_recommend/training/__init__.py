@@ -1,0 +1,1 @@
+"""Training runs: what data a model learns from, the run in a worker process, versions."""
