@@ -14,11 +14,10 @@ import dataclasses
 import datetime as dt
 import logging
 import math
-import multiprocessing
 import socket
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
@@ -43,6 +42,7 @@ from crm_shared.pagination import decode_cursor, next_cursor
 from crm_shared.schemas.analytics import FeedSync, Run, RunStatus, RunTrigger
 from crm_shared.schemas.common import Page
 from crm_shared.sync import Sources
+from crm_shared.workers import worker_process_pool
 
 log = logging.getLogger("crm.analytics.runs")
 
@@ -425,10 +425,7 @@ class Runner:
     def _pool(self) -> Executor:
         if self._executor is None:
             if self.settings.scoring_worker is ScoringWorker.process:
-                # spawn: a fork of a process with an event loop and open sockets is unsafe.
-                self._executor = ProcessPoolExecutor(
-                    max_workers=1, mp_context=multiprocessing.get_context("spawn")
-                )
+                self._executor = worker_process_pool()
             else:
                 self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scoring")
         return self._executor

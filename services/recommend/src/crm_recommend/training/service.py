@@ -7,12 +7,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import multiprocessing
 import shutil
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
@@ -43,6 +42,7 @@ from crm_shared.schemas.recommend import (
     TrainingRunCreate,
     TrainingRunStatus,
 )
+from crm_shared.workers import worker_process_pool
 
 log = logging.getLogger("crm.recommend.training")
 
@@ -52,7 +52,7 @@ ExecutorFactory = Callable[[], Executor]
 def process_pool() -> Executor:
     """One spawned worker process: training never shares the serving process's CPU time
     or memory, and a crash in it only fails the run."""
-    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    return worker_process_pool()
 
 
 def _now() -> dt.datetime:
