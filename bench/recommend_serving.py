@@ -161,6 +161,7 @@ def main() -> None:
                 for _ in range(ROUNDS):
                     ours.append(wrk_get(service.url, paths, TEST_SERVICE_TOKEN))
                     bare.append(wrk_get(raw_url, paths, TEST_SERVICE_TOKEN))
+                at_service = service_latency(service.url)
     best_ours, best_bare = _median(ours), _median(bare)
     result = {
         "benchmark": "recommend_serving",
@@ -174,6 +175,7 @@ def main() -> None:
         "ratio": round(best_ours["requests_per_s"] / best_bare["requests_per_s"], 3),
         "goal_ratio": 0.7,
         "goal_p99_ms": 10,
+        "at_service": at_service,
         "rounds": {"service": ours, "bare_fastapi": bare},
     }
     path = write_result("recommend_serving", result)
@@ -181,8 +183,31 @@ def main() -> None:
         f"GET /v1/recommendations/{{id}}: service {best_ours['requests_per_s']} req/s "
         f"(p50 {best_ours['p50_ms']} ms, p99 {best_ours['p99_ms']} ms), bare FastAPI "
         f"{best_bare['requests_per_s']} req/s (p50 {best_bare['p50_ms']} ms, p99 "
-        f"{best_bare['p99_ms']} ms): ratio {result['ratio']} -> {path}"
+        f"{best_bare['p99_ms']} ms): ratio {result['ratio']}; at the service p99 <= "
+        f"{at_service['p99_at_most_ms']} ms -> {path}"
     )
+
+
+def service_latency(base_url: str) -> dict[str, Any]:
+    """The route's latency inside the service (its own histogram: from the request's
+    arrival in the app to the last byte handed to the server), apart from the time a
+    call waits for the CPU behind 63 others, which the client's p99 includes."""
+    text = httpx.get(f"{base_url}/metrics", timeout=10).text
+    route = 'route="/v1/recommendations/{customer_id}"'
+    buckets: list[tuple[float, float]] = []
+    for line in text.splitlines():
+        if line.startswith("http_request_duration_seconds_bucket") and route in line:
+            bound = line.split('le="', 1)[1].split('"', 1)[0]
+            buckets.append((float(bound), float(line.rsplit(" ", 1)[1])))
+    buckets.sort()
+    total = buckets[-1][1]
+    p99_bound = next(bound for bound, count in buckets if count >= 0.99 * total)
+    within_10ms = next(count for bound, count in buckets if bound >= 0.01) / total
+    return {
+        "calls": int(total),
+        "p99_at_most_ms": p99_bound * 1000,
+        "share_within_10_ms": round(within_10ms, 4),
+    }
 
 
 def _run_migrations(database_url: str) -> None:

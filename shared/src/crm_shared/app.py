@@ -78,12 +78,14 @@ def create_service_app(
     lifespan: Lifespan | None = None,
     periodic_jobs: Sequence[PeriodicJob] = (),
     access_middleware: Middleware | None = None,
+    inner_middleware: Sequence[Middleware] = (),
 ) -> FastAPI:
     """A FastAPI app with the platform's conventions: problem+json, request ids, JSON logs,
     metrics, the service token, `/health`, `/ready`, `/metrics` and migrations on start.
 
     `access_middleware` guards `/v1` calls in place of the service token check, inside the
-    request id and metrics middleware (the gateway's API keys).
+    request id and metrics middleware (the gateway's API keys). `inner_middleware` runs
+    inside both, before the router: for hot paths answered without the router.
     """
     service = settings.service_name
     checks: dict[str, ReadyCheck] = {"database": _database_ready, **(ready_checks or {})}
@@ -129,6 +131,8 @@ def create_service_app(
     )
     install_error_handlers(app)
     metrics = app.state.metrics = Metrics(service)
+    for middleware in reversed(inner_middleware):
+        app.add_middleware(middleware.cls, *middleware.args, **middleware.kwargs)
     if access_middleware is None:
         app.add_middleware(ServiceTokenMiddleware, token=settings.service_token.get_secret_value())
     else:

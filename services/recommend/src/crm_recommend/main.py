@@ -11,9 +11,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from starlette.middleware import Middleware
 from threadpoolctl import threadpool_limits
 
 from crm_recommend.serving import state as serving
+from crm_recommend.serving.hot_path import RecommendationsHotPath
 from crm_recommend.serving.router import router as serving_router
 from crm_recommend.settings import RecommendSettings
 from crm_recommend.sync import service as sync_service
@@ -120,6 +122,7 @@ def create_app(settings: RecommendSettings | None = None) -> FastAPI:
         openapi_tags=TAGS,
         lifespan=_serving,
         periodic_jobs=periodic_jobs(settings),
+        inner_middleware=[Middleware(RecommendationsHotPath)],
     )
 
 

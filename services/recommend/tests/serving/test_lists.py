@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import orjson
 
@@ -219,3 +221,34 @@ async def test_malformed_parameters_are_422_problems(client: Any) -> None:
     response = await client.get("/v1/products/not-an-id/similar")
     problem = assert_problem(response, 422, "validation-error")
     assert [error["field"] for error in problem["errors"]] == ["path.product_id"]
+
+
+async def test_the_hot_path_answers_as_the_route_does(shop: Any, planted: Any) -> None:
+    """Plain list calls are answered before the router; the route behind it gives the
+    same body, and the call is measured under the route's name."""
+    await shop.train()
+    app = shop.app
+
+    async def route_only(scope: Any, receive: Any, send: Any) -> None:
+        async with AsyncExitStack() as stack:  # what FastAPI's own middleware provides
+            scope.update(app=app, fastapi_middleware_astack=stack)
+            await app.router(scope, receive, send)
+
+    transport = httpx.ASGITransport(app=route_only)
+    queries: list[list[tuple[str, str | int]]] = [
+        [],
+        [("limit", 3), ("offset", 2)],
+        [("category", "Garden"), ("limit", 8)],
+        [("exclude", planted.kitchen[3]), ("exclude", planted.kitchen[2])],
+    ]
+    async with httpx.AsyncClient(transport=transport, base_url="http://route") as router:
+        for customer in (planted.kitchen_fans[0], planted.newcomer, "anonymous"):
+            for params in queries:
+                path = f"/v1/recommendations/{customer}"
+                hot = await shop.recommend.get(path, params=params)
+                routed = await router.get(path, params=params)
+                assert hot.status_code == routed.status_code == 200
+                assert hot.json() == routed.json(), (customer, params)
+                assert hot.headers["content-type"] == "application/json"
+    metrics = (await shop.recommend.get("/metrics")).text
+    assert 'route="/v1/recommendations/{customer_id}"' in metrics
