@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
@@ -140,3 +141,25 @@ async def test_an_unreachable_source_is_a_feed_error(database: Database) -> None
     assert state.position == 0
     assert state.synced_at is None
     assert state.last_error
+
+
+async def test_concurrent_pulls_of_one_feed_apply_each_line_once(database: Database) -> None:
+    """Replicas pulling the same feed take turns: a plain insert of a line twice would
+    break the primary key, so every line landing once is the proof."""
+    source = Source()
+    for i in range(1, 201):
+        source.change(i, f"v1-{i}")
+
+    async def insert_only(db: AsyncConnection, lines: list[dict[str, object]]) -> None:
+        await db.execute(
+            copies.insert(), [{"id": line["id"], "name": line["name"]} for line in lines]
+        )
+
+    async with source.client() as one, source.client() as two:
+        results = await asyncio.gather(
+            pull_feed(database, cursors, "things", one, "/feed", insert_only, batch_lines=7),
+            pull_feed(database, cursors, "things", two, "/feed", insert_only, batch_lines=7),
+        )
+    assert sum(result.lines for result in results) == 200
+    assert sorted(await _copy(database)) == list(range(1, 201))
+    assert (await feed_states(database, cursors))["things"].position == 200

@@ -21,10 +21,11 @@ from typing import Any
 import httpx
 import orjson
 from fastapi import FastAPI
-from sqlalchemy import BigInteger, Column, MetaData, String, Table, Text, select
+from sqlalchemy import BigInteger, Column, MetaData, String, Table, Text, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from crm_shared.db import Database, UTCDateTime, upsert
+from crm_shared.db import Database, UTCDateTime, dialect_of
 from crm_shared.errors import UpstreamUnavailable
 from crm_shared.http import service_client
 
@@ -90,8 +91,35 @@ async def feed_position(db: AsyncConnection, cursors: Table, feed: str) -> int:
     return int(position or 0)
 
 
-async def _record(db: AsyncConnection, cursors: Table, feed: str, **values: Any) -> None:
-    await upsert(db, cursors, [{"feed": feed, **values}], key=["feed"])
+async def _ensure_cursor(db: AsyncConnection, cursors: Table, feed: str) -> None:
+    insert = postgresql.insert if dialect_of(db) == "postgresql" else sqlite.insert
+    await db.execute(
+        insert(cursors)
+        .values(feed=feed, position=0)
+        .on_conflict_do_nothing(index_elements=["feed"])
+    )
+
+
+async def _update(db: AsyncConnection, cursors: Table, feed: str, **values: Any) -> None:
+    await db.execute(update(cursors).where(cursors.c.feed == feed).values(**values))
+
+
+class _Overtaken(Exception):
+    """Another process advanced the cursor meanwhile: it is pulling this feed."""
+
+
+async def _hold_cursor(db: AsyncConnection, cursors: Table, feed: str, expected: int) -> None:
+    """Lock the cursor row for this transaction and check it is where this pull left it.
+
+    Replicas pulling the same feed into one database take turns batch by batch; one that
+    finds the cursor moved by another stops, so no batch is applied twice or out of order.
+    (SQLite writers are serialised already by `BEGIN IMMEDIATE`.)
+    """
+    statement = select(cursors.c.position).where(cursors.c.feed == feed)
+    if dialect_of(db) == "postgresql":
+        statement = statement.with_for_update()
+    if int(await db.scalar(statement) or 0) != expected:
+        raise _Overtaken
 
 
 async def read_lines(
@@ -129,29 +157,30 @@ async def pull_feed(
     Raises `FeedUnavailable` (after recording the error) when the source cannot be read
     to its end; the batches applied before that stay applied.
     """
-    async with database.engine.connect() as db:
+    async with database.writer() as db:
+        await _ensure_cursor(db, cursors, feed)
         position = await feed_position(db, cursors, feed)
     lines = 0
     try:
         async for batch in read_lines(client, path, position, batch_lines):
             async with database.writer() as db:
+                await _hold_cursor(db, cursors, feed, position)
                 await apply(db, batch)
                 position = int(batch[-1]["position"])
-                await _record(db, cursors, feed, position=position)
+                await _update(db, cursors, feed, position=position)
             lines += len(batch)
+    except _Overtaken:
+        log.info("feed pulled by another process", extra={"feed": feed})
+        return PullResult(feed, lines, position)
     except (httpx.HTTPError, orjson.JSONDecodeError, FeedUnavailable) as error:
         detail = str(error) or type(error).__name__
         async with database.writer() as db:
-            await _record(
-                db, cursors, feed, position=position, attempted_at=_now(), last_error=detail
-            )
+            await _update(db, cursors, feed, attempted_at=_now(), last_error=detail)
         log.warning("feed pull failed", extra={"feed": feed, "error": detail})
         raise FeedUnavailable(f"{feed}: {detail}") from error
     async with database.writer() as db:
         now = _now()
-        await _record(
-            db, cursors, feed, position=position, synced_at=now, attempted_at=now, last_error=None
-        )
+        await _update(db, cursors, feed, synced_at=now, attempted_at=now, last_error=None)
     return PullResult(feed, lines, position)
 
 
