@@ -25,6 +25,7 @@ from crm_recommend.models import MODELS, build
 from crm_recommend.serving import state as serving
 from crm_recommend.settings import RecommendSettings
 from crm_recommend.sync import repository as copies
+from crm_recommend.sync.service import sync as sync_feeds
 from crm_recommend.training import repository
 from crm_recommend.training.errors import (
     ArtefactUnavailable,
@@ -151,6 +152,13 @@ class Trainer:
                 await repository.update_run(db, run_id, status=RUNNING, started_at=_now())
             timings: dict[str, float] = {}
             try:
+                started = time.perf_counter()
+                # Bring the copy up to date first; a source that is down leaves the copy
+                # as it is, and the run trains on that.
+                report = await sync_feeds(self.app)
+                if report.failed:
+                    log.warning("training on a stale copy", extra={"failed": report.failed})
+                timings["sync_seconds"] = round(time.perf_counter() - started, 3)
                 started = time.perf_counter()
                 job = await load_job(self.database, self.settings, model, parameters, directory)
                 timings["load_seconds"] = round(time.perf_counter() - started, 3)

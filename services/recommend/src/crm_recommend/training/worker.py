@@ -155,13 +155,13 @@ def _serving_arrays(
     popularity = np.asarray(user_items.sum(axis=0), dtype=np.float32).ravel()
     history_indptr, history_items = _strongest(user_items, HISTORY_PER_CUSTOMER)
     history_rows = np.repeat(np.arange(n_users), np.diff(history_indptr))
-    history_bought = np.asarray(bought[history_rows, history_items]).ravel() > 0
+    history_bought = _bought(bought, history_rows, history_items)
     reasons = explanations(candidates, history_indptr, history_items, similar, similar_scores)
     reasons_bought = np.zeros(reasons.shape, dtype=bool)
     explained = reasons >= 0
     if explained.any():
         rows = np.nonzero(explained)[0]
-        reasons_bought[explained] = np.asarray(bought[rows, reasons[explained]]).ravel() > 0
+        reasons_bought[explained] = _bought(bought, rows, reasons[explained])
     return ServingArrays(
         customers=np.asarray(job.customers, dtype="U36"),
         products=np.asarray(job.products, dtype="U36"),
@@ -208,19 +208,31 @@ def explanations(
         owner = np.repeat(owners, per_item)
         source = np.repeat(sources, per_item)
         valid = neighbours >= 0
+        if not valid.any():  # no product in these histories has a similar product
+            continue
         key = owner[valid].astype(np.int64) * n_items + neighbours[valid]
         order = np.lexsort((-strength[valid], key))
         sorted_key = key[order]
         first = np.r_[True, sorted_key[1:] != sorted_key[:-1]]
         keys, best = sorted_key[first], source[valid][order][first]
-        if not len(keys):
-            continue
         block_candidates = candidates[start:stop].astype(np.int64)
         wanted = (np.arange(start, stop)[:, None] * n_items + block_candidates).ravel()
         found = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
         hit = (keys[found] == wanted) & (block_candidates.ravel() >= 0)
         reasons[start:stop] = np.where(hit, best[found], -1).reshape(stop - start, width)
     return reasons
+
+
+def _bought(
+    bought: sp.csr_matrix, rows: NDArray[np.integer[Any]], items: NDArray[np.integer[Any]]
+) -> NDArray[np.bool_]:
+    """Whether each (row, item) pair is a purchase: sorted keys, not sparse fancy indexing
+    (which scipy refuses for some index arrays and which copies a matrix per call)."""
+    coo = bought.tocoo()
+    width = np.int64(bought.shape[1])
+    purchases = np.sort(coo.row.astype(np.int64) * width + coo.col)
+    wanted = rows.astype(np.int64) * width + items.astype(np.int64)
+    return np.isin(wanted, purchases, assume_unique=False)
 
 
 def _strongest(matrix: sp.csr_matrix, per_row: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
