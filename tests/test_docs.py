@@ -8,14 +8,20 @@ from pathlib import Path
 
 import pytest
 
+from crm_analytics.settings import AnalyticsSettings
 from crm_customer.settings import CustomerSettings
+from crm_gateway.settings import GatewaySettings
 from crm_orders.settings import OrdersSettings
+from crm_recommend.settings import RecommendSettings
 from crm_shared.settings import ServiceSettings, reference_table
 
 OPERATIONS = Path(__file__).parent.parent / "docs" / "operations.md"
 SETTINGS: dict[str, type[ServiceSettings]] = {
     "customer": CustomerSettings,
     "orders": OrdersSettings,
+    "analytics": AnalyticsSettings,
+    "recommend": RecommendSettings,
+    "gateway": GatewaySettings,
 }
 
 

@@ -295,8 +295,13 @@ class Importer:
     def _with_customer_ids(
         self, rows: list[dict[str, Any]], kind: str, key: str
     ) -> list[dict[str, Any]]:
+        """The rows with the customer's id in place of its ref; a row whose `customer_ref`
+        is None (a visitor's interaction) goes as it is."""
         ready = []
         for row in rows:
+            if row.get("customer_ref", "") is None:
+                ready.append({name: value for name, value in row.items() if name != "customer_ref"})
+                continue
             customer_id = self.customer_ids.get(row["customer_ref"])
             if customer_id is None:
                 self.outcome.problem(

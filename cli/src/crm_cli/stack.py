@@ -32,11 +32,15 @@ class Service:
         return f"http://127.0.0.1:{self.port}"
 
 
+# In the order they start and are awaited; the gateway, which needs the others, last.
 SERVICES: tuple[Service, ...] = (
     Service("customer", "crm_customer", 8001, "CUSTOMER_"),
+    Service("orders", "crm_orders", 8002, "ORDERS_"),
+    Service("analytics", "crm_analytics", 8003, "ANALYTICS_"),
+    Service("recommend", "crm_recommend", 8004, "RECOMMEND_"),
     Service("gateway", "crm_gateway", 8000, "GATEWAY_"),
 )
-# The services the gateway routes to, whether or not this stack runs them yet.
+# The services the gateway routes to.
 UPSTREAMS = ("customer", "orders", "analytics", "recommend")
 
 
@@ -70,6 +74,37 @@ def gateway_environment(services: Sequence[Service], bootstrap_key: str) -> dict
     return environment
 
 
+def sibling_environment(service: Service, services: Sequence[Service]) -> dict[str, str]:
+    """Where a service finds the others (`ANALYTICS_ORDERS_URL=...`), so moved ports
+    follow. Each service reads the URLs it has settings for and ignores the rest."""
+    return {
+        f"{service.env_prefix}{other.name.upper()}_URL": other.url
+        for other in services
+        if other.name in UPSTREAMS and other != service
+    }
+
+
+def service_environment(
+    service: Service, services: Sequence[Service], var: Path, token: str, bootstrap_key: str
+) -> dict[str, str]:
+    """The environment one process starts with: the operator's own variables win, except
+    the token and port, which the stack decides."""
+    prefix = service.env_prefix
+    defaults = {f"{prefix}DATABASE_URL": f"sqlite:///{var / service.name}.db"}
+    if service.name == "recommend":
+        defaults[f"{prefix}MODEL_DIR"] = str(var / "recommend-models")
+    if service.name == "gateway":
+        defaults.update(gateway_environment(services, bootstrap_key))
+    else:
+        defaults.update(sibling_environment(service, services))
+    return {
+        **defaults,
+        **os.environ,
+        f"{prefix}SERVICE_TOKEN": token,
+        f"{prefix}PORT": str(service.port),
+    }
+
+
 class Stack:
     """Starts, watches and stops the service processes."""
 
@@ -86,17 +121,9 @@ class Stack:
         logs = self.var / "log"
         logs.mkdir(parents=True, exist_ok=True)
         for service in self.services:
-            env = {
-                **os.environ,
-                f"{service.env_prefix}SERVICE_TOKEN": self.token,
-                f"{service.env_prefix}PORT": str(service.port),
-            }
-            env.setdefault(
-                f"{service.env_prefix}DATABASE_URL", f"sqlite:///{self.var / service.name}.db"
+            env = service_environment(
+                service, self.services, self.var, self.token, self.bootstrap_key
             )
-            if service.name == "gateway":
-                for name, value in gateway_environment(self.services, self.bootstrap_key).items():
-                    env.setdefault(name, value)
             log = (logs / f"{service.name}.log").open("ab")
             self.processes[service.name] = subprocess.Popen(  # noqa: S603 - our own command
                 [sys.executable, "-m", service.module],

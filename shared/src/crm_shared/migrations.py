@@ -99,8 +99,18 @@ def command_line(settings: ServiceSettings, script_location: Path, argv: list[st
             command.upgrade(config, "head")
             command.revision(config, message=args.message, autogenerate=True)
         return
-    config = alembic_config(script_location, settings.resolved_database_url())
     if args.command == "upgrade":
-        command.upgrade(config, "head")
-    else:
-        command.current(config, verbose=True)
+        # The same path as a starting replica, lock included: a migration job and replicas
+        # rolling out at the same time take turns.
+        asyncio.run(_upgrade_alone(settings, script_location))
+        return
+    config = alembic_config(script_location, settings.resolved_database_url())
+    command.current(config, verbose=True)
+
+
+async def _upgrade_alone(settings: ServiceSettings, script_location: Path) -> None:
+    engine = create_engine(settings.resolved_database_url())
+    try:
+        await upgrade_to_head(engine, script_location, settings.service_name)
+    finally:
+        await engine.dispose()
