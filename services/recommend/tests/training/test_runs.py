@@ -196,3 +196,24 @@ async def test_a_run_trains_on_what_the_sources_hold_now(shop: Any) -> None:
     assert run["data"]["customers"] == 2
     assert run["data"]["products"] == 3
     assert "sync_seconds" in run["timings"]
+
+
+async def test_models_are_compared_on_one_holdout(shop: Any, planted: Any) -> None:
+    chosen = await shop.recommend.post(
+        "/v1/models/evaluations", json={"models": ["popularity", "item_knn"]}
+    )
+    every = await shop.recommend.post("/v1/models/evaluations", json={})
+    unknown = await shop.recommend.post("/v1/models/evaluations", json={"models": ["nope"]})
+
+    assert chosen.status_code == 200, chosen.text
+    rows = chosen.json()["models"]
+    assert [row["model"] for row in rows] == ["popularity", "item_knn"]
+    for row in rows:
+        assert row["users"] > 0
+        assert 0 <= row["precision"] <= 1
+        assert 0 <= row["ndcg"] <= 1
+        assert 0 < row["coverage"] <= 1
+    assert {row["model"] for row in every.json()["models"]} >= {"als", "ease", "popularity"}
+    assert_problem(unknown, 422, "unknown-model")
+    # Comparing models trains nothing that serves.
+    assert (await shop.recommend.get("/v1/models")).json()["items"] == []

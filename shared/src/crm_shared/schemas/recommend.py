@@ -164,3 +164,33 @@ class SyncReport(BaseModel):
     feeds: list[FeedPull]
     forgotten_customers: int = Field(description="Customers newly erased, deleted or merged.")
     failed: list[str] = Field(description="Feeds that could not be read; their copy is stale.")
+
+
+class EvaluationCreate(_Input):
+    models: list[ShortText] | None = Field(
+        None,
+        max_length=20,
+        description="Models to compare, each with its default parameters; all when omitted.",
+    )
+
+
+class ModelEvaluation(BaseModel):
+    model: str
+    k: int | None = None
+    users: int | None = Field(None, description="Customers with held-out products ranked.")
+    precision: float | None = None
+    recall: float | None = None
+    ndcg: float | None = None
+    map: float | None = Field(None, description="Divided by each customer's held-out count.")
+    coverage: float | None = Field(None, description="Share of the catalogue recommended.")
+    fit_seconds: float | None = None
+    error: str | None = Field(None, description="Why the model could not be fitted here.")
+
+
+class EvaluationReport(BaseModel):
+    """Models fitted and ranked on the same holdout of the synced copy."""
+
+    holdout: float = Field(description="Share of each customer's products held out.")
+    models: list[ModelEvaluation] = Field(
+        description="Empty when no customer has enough history to hold some out."
+    )

@@ -12,6 +12,8 @@ from crm_recommend.training.service import run_schema, trainer_of
 from crm_shared.errors import InvalidCursor, problem_responses
 from crm_shared.pagination import PageDep, decode_cursor, next_cursor
 from crm_shared.schemas.recommend import (
+    EvaluationCreate,
+    EvaluationReport,
     ModelVersion,
     ModelVersionPage,
     TrainingRun,
@@ -41,6 +43,21 @@ async def list_versions(request: Request, page: PageDep) -> ModelVersionPage:
         items=[trainer.version_schema(row) for row in rows[: page.limit]],
         next_cursor=next_cursor(rows, page.limit, lambda row: [row.version]),
     )
+
+
+@router.post(
+    "/evaluations",
+    response_model=EvaluationReport,
+    responses=problem_responses(422),
+    summary="Compare every model on a holdout of the synced data",
+)
+async def evaluate_models(request: Request, payload: EvaluationCreate) -> EvaluationReport:
+    """Fits each model (all when `models` is omitted) with its default parameters on the
+    same split of the copy, each customer's products held out in part, and ranks the
+    held-out ones: precision, recall, nDCG and MAP at k, and catalogue coverage, with the
+    definitions of the offline evaluation (docs/recommend-service.md). Runs in the training
+    worker, after a training run in progress; serving is untouched. Answered when done."""
+    return await trainer_of(request.app).evaluate(payload)
 
 
 @router.post(

@@ -35,9 +35,12 @@ from crm_recommend.training.errors import (
 )
 from crm_recommend.training.models import FAILED, QUEUED, RUNNING, SUCCEEDED
 from crm_recommend.training.weights import KIND_CODES, PURCHASE, Events
-from crm_recommend.training.worker import TrainingJob, train
+from crm_recommend.training.worker import TrainingJob, evaluate_models, train
 from crm_shared.db import Database
 from crm_shared.schemas.recommend import (
+    EvaluationCreate,
+    EvaluationReport,
+    ModelEvaluation,
     ModelVersion,
     TrainingRun,
     TrainingRunCreate,
@@ -135,6 +138,26 @@ class Trainer:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return await self.run(run_id)
+
+    async def evaluate(self, request: EvaluationCreate) -> EvaluationReport:
+        """Every requested model on one holdout of the copy, in the training worker (after
+        the run in progress, if any), with the serving model untouched."""
+        models = list(dict.fromkeys(request.models or sorted(MODELS)))
+        unknown = sorted(set(models) - set(MODELS))
+        if unknown:
+            raise UnknownModel(
+                f"Unknown model(s) {', '.join(unknown)}; choose from {', '.join(sorted(MODELS))}."
+            )
+        async with self._lock:
+            await sync_feeds(self.app)
+            job = await load_job(
+                self.database, self.settings, self.settings.default_model, {}, self.model_dir
+            )
+            future = self.executor().submit(evaluate_models, job, models)
+            rows = await asyncio.wrap_future(future)
+        return EvaluationReport(
+            holdout=job.holdout, models=[ModelEvaluation.model_validate(row) for row in rows]
+        )
 
     async def run(self, run_id: uuid.UUID) -> TrainingRun:
         async with self.database.engine.connect() as db:

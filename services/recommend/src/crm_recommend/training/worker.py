@@ -102,8 +102,9 @@ def train(job: TrainingJob) -> TrainingOutcome:
     return TrainingOutcome(metrics, data, timings)
 
 
-def _holdout_metrics(job: TrainingJob, data: TrainingData) -> dict[str, float] | None:
-    """Fit on (1 - holdout) of each customer's products, rank the rest."""
+def _holdout(job: TrainingJob, data: TrainingData) -> tuple[TrainingData, sp.csr_matrix] | None:
+    """(1 - holdout) of each customer's products to fit on, the rest to rank; None when
+    no customer has both."""
     pairs = data.user_items.tocoo()
     if pairs.nnz == 0:
         return None
@@ -121,16 +122,52 @@ def _holdout_metrics(job: TrainingJob, data: TrainingData) -> dict[str, float] |
     evaluated = (np.diff(train.indptr) > 0) & (np.diff(test.indptr) > 0)
     if not evaluated.any():
         return None
-    model = build(job.model, **job.parameters).fit(
-        TrainingData(
-            user_items=train,
-            item_text=data.item_text,
-            item_category=data.item_category,
-            item_age_days=data.item_age_days,
-        )
+    fit_on = TrainingData(
+        user_items=train,
+        item_text=data.item_text,
+        item_category=data.item_category,
+        item_age_days=data.item_age_days,
     )
-    metrics, _ = evaluate(model, train, test, job.k)
+    return fit_on, test
+
+
+def _holdout_metrics(job: TrainingJob, data: TrainingData) -> dict[str, float] | None:
+    split = _holdout(job, data)
+    if split is None:
+        return None
+    fit_on, test = split
+    model = build(job.model, **job.parameters).fit(fit_on)
+    metrics, _ = evaluate(model, fit_on.user_items, test, job.k)
     return {key: float(value) for key, value in metrics.as_dict().items()}
+
+
+def evaluate_models(job: TrainingJob, models: list[str]) -> list[dict[str, Any]]:
+    """Each model, with its default parameters, fitted and ranked on the same holdout of
+    the copy; a model that cannot fit this data says why instead of failing the rest."""
+    with threadpool_limits(limits=job.threads):
+        user_items = interaction_matrix(job.events, job.weights, job.half_life_days)
+        data = TrainingData(
+            user_items=user_items,
+            item_text=job.item_text,
+            item_category=job.item_category,
+            item_age_days=item_age_days(job.events),
+        )
+        split = _holdout(job, data)
+        if split is None:
+            return []
+        fit_on, test = split
+        rows: list[dict[str, Any]] = []
+        for name in models:
+            started = time.perf_counter()
+            try:
+                model = build(name).fit(fit_on)
+            except (ValueError, MemoryError) as error:
+                rows.append({"model": name, "error": str(error)})
+                continue
+            fit_seconds = time.perf_counter() - started
+            metrics, _ = evaluate(model, fit_on.user_items, test, job.k)
+            rows.append({"model": name, **metrics.as_dict(), "fit_seconds": round(fit_seconds, 3)})
+    return rows
 
 
 def _serving_arrays(
