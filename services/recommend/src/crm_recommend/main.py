@@ -56,7 +56,7 @@ async def _serving(app: FastAPI) -> AsyncIterator[None]:
     app.state.sync_lock = asyncio.Lock()
     trainer = app.state.trainer = Trainer(app)
     async with app.state.database.writer() as db:
-        await training_repository.fail_unfinished_runs(db, dt.datetime.now(dt.UTC))
+        await training_repository.fail_unfinished_runs(db, trainer.worker, dt.datetime.now(dt.UTC))
     await serving.refresh(app)
     await trainer.follow_active()
     # Everything imported and loaded so far lives as long as the process: leave it out of

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import socket
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -217,3 +219,38 @@ async def test_models_are_compared_on_one_holdout(shop: Any, planted: Any) -> No
     assert_problem(unknown, 422, "unknown-model")
     # Comparing models trains nothing that serves.
     assert (await shop.recommend.get("/v1/models")).json()["items"] == []
+
+
+async def test_a_starting_replica_fails_only_its_own_host_s_unfinished_runs(
+    shop: Any, settings: Any
+) -> None:
+    """Replicas share the database: a run another host is training must survive this
+    host's restart; one this host left behind is marked failed."""
+    from crm_recommend.training.models import training_runs
+    from crm_shared.db import utcnow
+
+    mine, theirs = uuid.uuid4(), uuid.uuid4()
+    common = {
+        "status": "running",
+        "trigger": "request",
+        "model": "als",
+        "parameters": {},
+        "activate": True,
+        "created_at": utcnow(),
+    }
+    async with shop.app.state.database.writer() as db:
+        await db.execute(
+            training_runs.insert(),
+            [
+                {**common, "id": mine, "worker": socket.gethostname()},
+                {**common, "id": theirs, "worker": "another-host"},
+            ],
+        )
+
+    replica = create_app(settings)
+    async with running_app(replica), client_for(replica) as client:
+        left = (await client.get(f"/v1/models/training-runs/{mine}")).json()
+        other = (await client.get(f"/v1/models/training-runs/{theirs}")).json()
+
+    assert left["status"] == "failed"
+    assert other["status"] == "running"

@@ -24,6 +24,7 @@ training_runs = Table(
     Column("timings", JsonType, nullable=True),
     Column("version", Integer, nullable=True),
     Column("error", Text, nullable=True),
+    Column("worker", String(200), nullable=True),  # the host whose process runs it
     Column("created_at", UTCDateTime(timezone=True), nullable=False),
     Column("started_at", UTCDateTime(timezone=True), nullable=True),
     Column("finished_at", UTCDateTime(timezone=True), nullable=True),

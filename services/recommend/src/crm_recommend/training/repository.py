@@ -50,11 +50,15 @@ async def list_runs(
     return (await db.execute(statement)).all()
 
 
-async def fail_unfinished_runs(db: AsyncConnection, now: dt.datetime) -> None:
-    """Runs a stopped process left behind never finish: say so."""
+async def fail_unfinished_runs(db: AsyncConnection, worker: str, now: dt.datetime) -> None:
+    """Runs this host's stopped process left behind never finish: say so. Other hosts'
+    runs are theirs to finish (replicas share the database)."""
     await db.execute(
         update(training_runs)
-        .where(training_runs.c.status.in_((QUEUED, RUNNING)))
+        .where(
+            training_runs.c.status.in_((QUEUED, RUNNING)),
+            or_(training_runs.c.worker == worker, training_runs.c.worker.is_(None)),
+        )
         .values(status=FAILED, error="interrupted: the service stopped", finished_at=now)
     )
 

@@ -8,6 +8,7 @@ import asyncio
 import datetime as dt
 import logging
 import shutil
+import socket
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -68,6 +69,7 @@ class Trainer:
 
     def __init__(self, app: FastAPI, executor_factory: ExecutorFactory = process_pool) -> None:
         self.app = app
+        self.worker = socket.gethostname()[:200]
         self.executor_factory = executor_factory
         self._executor: Executor | None = None
         self._lock = asyncio.Lock()
@@ -131,6 +133,7 @@ class Trainer:
                     "model": model,
                     "parameters": parameters,
                     "activate": request.activate,
+                    "worker": self.worker,
                     "created_at": _now(),
                 },
             )

@@ -138,6 +138,7 @@ def upgrade() -> None:
         ),
         sa.Column("version", sa.Integer(), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("worker", sa.String(length=200), nullable=True),
         sa.Column("created_at", crm_shared.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("started_at", crm_shared.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("finished_at", crm_shared.db.UTCDateTime(timezone=True), nullable=True),
