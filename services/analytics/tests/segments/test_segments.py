@@ -242,6 +242,9 @@ async def test_members_csv_streams_consenting_members_without_erased_customers(
         [*consenting[1:], formula]
     )
     assert {row["consent_email"] for row in consenting_rows} == {"true"}
+    for row in everyone:  # amounts to the cent, as a spreadsheet expects them
+        for amount in ("monetary", "clv"):
+            assert row[amount] == f"{float(row[amount]):.2f}", row
     tier_rows = []
     for tier in ("low", "medium", "high"):
         body = (await client.get(f"/v1/segments/tier-{tier}/members.csv")).text

@@ -263,6 +263,8 @@ def _csv_cell(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float):  # the amounts (revenue, lifetime value), to the cent
+        return f"{value:.2f}"
     return str(value)
 
 
