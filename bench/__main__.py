@@ -19,6 +19,7 @@ BENCHMARKS = (
     "recommend_quality",
     "recommend_training",
     "recommend_serving",
+    "gateway_proxy",
 )
 
 

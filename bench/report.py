@@ -38,6 +38,39 @@ def _rows() -> list[str]:
     rows.extend(_orders_ingest_rows())
     rows.extend(_analytics_rows())
     rows.extend(_recommend_rows())
+    rows.extend(_gateway_rows())
+    return rows
+
+
+def _gateway_rows() -> list[str]:
+    proxy = _load("gateway_proxy")
+    if proxy is None:
+        return []
+    goal = f"≥ {proxy['goal']['ratio']}x, ≤ {proxy['goal']['added_p50_ms']:g} ms p50 added"
+    trivial, customer = proxy["trivial_upstream"], proxy["customer_service"]
+    rows = []
+    for label, run in (
+        ("a bare FastAPI JSON endpoint", trivial),
+        ("the customer service's `GET /v1/customers/{id}` (SQLite)", customer),
+    ):
+        hop, direct = run["gateway"], run["direct"]
+        added = run["one_connection_added_p50_ms"]["gateway"]
+        rows.append(
+            f"| gateway in front of {label}, {proxy['connections']} connections | "
+            f"{hop['requests_per_s']:,.0f} req/s, {added} ms p50 added on one connection | "
+            f"the same endpoint called directly {direct['requests_per_s']:,.0f} req/s | "
+            f"**{run['versus_direct']['gateway']['ratio']:.2f}x** | {goal} |"
+        )
+    clients = ", ".join(
+        f"{name.removeprefix('proxy_')} {versus['ratio']:.2f}x"
+        for name, versus in trivial["versus_direct"].items()
+        if name != "gateway"
+    )
+    rows.append(
+        f"| minimal proxies, same endpoint, same run | {clients} | "
+        f"direct {trivial['direct']['requests_per_s']:,.0f} req/s | - | "
+        "the gateway's client is chosen by it |"
+    )
     return rows
 
 
