@@ -27,9 +27,11 @@ from typing import Any
 
 import asyncpg
 import httpx
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
-from sqlalchemy import MetaData, text
+from sqlalchemy import Connection, MetaData, text
 from sqlalchemy.engine import make_url
 
 from crm_shared.db import Database
@@ -255,3 +257,46 @@ def undeclared_schemas(spec: dict[str, Any]) -> set[str]:
     """Schemas an OpenAPI document refers to but does not declare."""
     refs = set(re.findall(r'"\$ref": "#/components/schemas/([^"]+)"', json.dumps(spec)))
     return refs - set(spec.get("components", {}).get("schemas", {}))
+
+
+def api_operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """The `/v1` operations of an OpenAPI document: (method, path, operation)."""
+    return [
+        (method, path, operation)
+        for path, methods in spec["paths"].items()
+        if path.startswith("/v1")
+        for method, operation in methods.items()
+    ]
+
+
+def undeclared_problems(spec: dict[str, Any]) -> list[str]:
+    """What the `/v1` operations fail of the API conventions: a summary; 401, 422 and 503
+    declared; a 2xx answer; every 4xx and 5xx as problem+json; the Problem schema."""
+    failures = []
+    for method, path, operation in api_operations(spec):
+        where = f"{method.upper()} {path}"
+        if not operation.get("summary"):
+            failures.append(f"{where} has no summary")
+        statuses = set(operation["responses"])
+        if not {"401", "422", "503"} <= statuses:
+            failures.append(f"{where} declares {sorted(statuses)}")
+        if not any(status.startswith("2") for status in statuses):
+            failures.append(f"{where} has no 2xx answer")
+        for status, response in operation["responses"].items():
+            content = response.get("content", {})
+            if status.startswith(("4", "5")) and "application/problem+json" not in content:
+                failures.append(f"{where} {status} is not problem+json")
+    if "Problem" not in spec.get("components", {}).get("schemas", {}):
+        failures.append("no Problem schema")
+    return failures
+
+
+async def migration_differences(database: Database, metadata: MetaData) -> list[object]:
+    """How the migrated schema differs from the tables the models describe."""
+
+    def differences(connection: Connection) -> list[object]:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return list(compare_metadata(context, metadata))
+
+    async with database.engine.connect() as connection:
+        return await connection.run_sync(differences)
