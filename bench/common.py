@@ -8,10 +8,13 @@ import platform
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 RESULTS = Path(__file__).parent / "results"
 ADMIN_URL = os.environ.get(
@@ -117,3 +120,22 @@ def background_process(command: list[str], env: dict[str, str], log: Path) -> It
     finally:
         process.terminate()
         process.wait(10)
+
+
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The wrk run with the median throughput of several."""
+    ordered = sorted(runs, key=lambda run: run["requests_per_s"])
+    return ordered[len(ordered) // 2]
+
+
+def wait_for(url: str, headers: dict[str, str] | None = None, seconds: float = 30) -> None:
+    """Until `url` answers 200."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, headers=headers, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer")

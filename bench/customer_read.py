@@ -13,7 +13,7 @@ from pathlib import Path
 
 import asyncpg
 
-from bench.common import ADMIN_URL, background_process, write_result, wrk_get
+from bench.common import ADMIN_URL, background_process, median_run, wait_for, write_result, wrk_get
 from crm_shared.testing import (
     TEST_SERVICE_TOKEN,
     free_port,
@@ -75,15 +75,15 @@ def main() -> None:
                 "warning",
             ]
             with background_process(command, {"RAW_DATABASE_URL": database_url}, logs / "raw.log"):
-                _wait_ready_path(raw_url + paths[0])
+                wait_for(raw_url + paths[0])
                 ours, raw = [], []
                 wrk_get(service.url, paths, TEST_SERVICE_TOKEN, seconds=3)  # warm-up
                 wrk_get(raw_url, paths, TEST_SERVICE_TOKEN, seconds=3)
                 for _ in range(ROUNDS):
                     ours.append(wrk_get(service.url, paths, TEST_SERVICE_TOKEN))
                     raw.append(wrk_get(raw_url, paths, TEST_SERVICE_TOKEN))
-    best_ours = _median(ours)
-    best_raw = _median(raw)
+    best_ours = median_run(ours)
+    best_raw = median_run(raw)
     result = {
         "benchmark": "customer_read",
         "customers": CUSTOMERS,
@@ -101,26 +101,6 @@ def main() -> None:
         f"{best_raw['requests_per_s']} req/s (p50 {best_raw['p50_ms']} ms, p99 "
         f"{best_raw['p99_ms']} ms): ratio {result['ratio']} -> {path}"
     )
-
-
-def _median(runs: list[dict]) -> dict:
-    ordered = sorted(runs, key=lambda run: run["requests_per_s"])
-    return ordered[len(ordered) // 2]
-
-
-def _wait_ready_path(url: str) -> None:
-    import time
-
-    import httpx
-
-    for _ in range(100):
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer")
 
 
 if __name__ == "__main__":

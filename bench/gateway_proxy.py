@@ -24,7 +24,6 @@ import os
 import shutil
 import sys
 import tempfile
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -32,7 +31,7 @@ from typing import Any
 
 import httpx
 
-from bench.common import background_process, write_result, wrk_get
+from bench.common import background_process, median_run, wait_for, write_result, wrk_get
 from crm_shared import synthetic
 from crm_shared.json import dumps
 from crm_shared.testing import TEST_SERVICE_TOKEN, free_port, service_process, sqlite_url
@@ -206,17 +205,6 @@ def _uvicorn(factory: str, port: int) -> list[str]:
     ]
 
 
-def _wait_for(url: str, headers: dict[str, str] | None = None) -> None:
-    for _ in range(300):
-        try:
-            if httpx.get(url, headers=headers, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer")
-
-
 @contextmanager
 def _gateway(upstream_url: str, logs: Path) -> Iterator[tuple[str, str]]:
     """The gateway in front of the upstream, and a backoffice key for it."""
@@ -280,11 +268,6 @@ http {{
         yield f"http://127.0.0.1:{port}"
 
 
-def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    ordered = sorted(runs, key=lambda run: run["requests_per_s"])
-    return ordered[len(ordered) // 2]
-
-
 def _measure(
     targets: dict[str, tuple[str, str, str]], paths: list[str]
 ) -> dict[str, dict[str, Any]]:
@@ -297,7 +280,7 @@ def _measure(
             runs[name].append(
                 wrk_get(url, paths, token, header=header, seconds=SECONDS, connections=CONNECTIONS)
             )
-    return {name: {**_median(found), "rounds": found} for name, found in runs.items()}
+    return {name: {**median_run(found), "rounds": found} for name, found in runs.items()}
 
 
 def _hop_latency(
@@ -333,7 +316,7 @@ def trivial_upstream_run(logs: Path) -> dict[str, Any]:
                 _uvicorn("trivial_upstream", upstream_port), env, logs / "upstream.log"
             )
         )
-        _wait_for(f"{upstream}/ready")
+        wait_for(f"{upstream}/ready")
         targets = {"direct": (upstream, token, "X-Service-Token")}
         gateway_url, key = stack.enter_context(_gateway(upstream, logs))
         targets["gateway"] = (gateway_url, key, "X-API-Key")
@@ -344,11 +327,11 @@ def trivial_upstream_run(logs: Path) -> dict[str, Any]:
                     _uvicorn(f"{client}_proxy", port), env, logs / f"{client}-proxy.log"
                 )
             )
-            _wait_for(f"http://127.0.0.1:{port}{paths[0]}")
+            wait_for(f"http://127.0.0.1:{port}{paths[0]}")
             targets[f"proxy_{client}"] = (f"http://127.0.0.1:{port}", *service)
         nginx = stack.enter_context(_nginx(upstream_port, logs))
         if nginx is not None:
-            _wait_for(f"{nginx}{paths[0]}")
+            wait_for(f"{nginx}{paths[0]}")
             targets["nginx"] = (nginx, *service)
         measured = _measure(targets, paths)
         unloaded = _hop_latency(targets, paths)

@@ -23,7 +23,7 @@ import httpx
 import numpy as np
 import sqlalchemy as sa
 
-from bench.common import background_process, write_result, wrk_get
+from bench.common import background_process, median_run, wait_for, write_result, wrk_get
 from crm_recommend.artefact import ServingArrays, version_directory
 from crm_recommend.sync.models import products as products_table
 from crm_recommend.training.models import model_versions
@@ -154,7 +154,7 @@ def main() -> None:
                 "warning",
             ]
             with background_process(command, {}, logs / "raw.log"):
-                _wait(raw_url + paths[0])
+                wait_for(raw_url + paths[0])
                 ours, bare = [], []
                 wrk_get(service.url, paths, TEST_SERVICE_TOKEN, seconds=3)  # warm-up
                 wrk_get(raw_url, paths, TEST_SERVICE_TOKEN, seconds=3)
@@ -162,7 +162,7 @@ def main() -> None:
                     ours.append(wrk_get(service.url, paths, TEST_SERVICE_TOKEN))
                     bare.append(wrk_get(raw_url, paths, TEST_SERVICE_TOKEN))
                 at_service = service_latency(service.url)
-    best_ours, best_bare = _median(ours), _median(bare)
+    best_ours, best_bare = median_run(ours), median_run(bare)
     result = {
         "benchmark": "recommend_serving",
         "products": PRODUCTS,
@@ -229,22 +229,6 @@ def _check(base_url: str, customer: str) -> None:
     body = response.json()
     if response.status_code != 200 or body["model_version"] != 1 or body["fallback"]:
         raise RuntimeError(f"the service does not serve the synthetic version: {body}")
-
-
-def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    ordered = sorted(runs, key=lambda run: run["requests_per_s"])
-    return ordered[len(ordered) // 2]
-
-
-def _wait(url: str) -> None:
-    for _ in range(100):
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer")
 
 
 if __name__ == "__main__":
