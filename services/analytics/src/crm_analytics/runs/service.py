@@ -29,6 +29,8 @@ from sqlalchemy.exc import IntegrityError
 from crm_analytics.runs import repository
 from crm_analytics.runs.errors import RunInProgress, RunNotFound
 from crm_analytics.runs.lifecycle import push_lifecycle_stages
+from crm_analytics.runs.models import customer_scores
+from crm_analytics.scoring import pipeline
 from crm_analytics.scoring.pipeline import ScoringParameters, ScoringResult, score_customers
 from crm_analytics.segments import service as segments
 from crm_analytics.settings import AnalyticsSettings, ScoringWorker
@@ -48,27 +50,8 @@ log = logging.getLogger("crm.analytics.runs")
 
 Score = Callable[[pd.DataFrame, ScoringParameters], ScoringResult]
 
-SCORE_COLUMNS = (
-    "first_purchase_at",
-    "last_purchase_at",
-    "recency_days",
-    "frequency",
-    "monetary",
-    "quantity",
-    "r_score",
-    "f_score",
-    "m_score",
-    "rfm_segment",
-    "value_score",
-    "simple_value",
-    "expected_purchases",
-    "probability_alive",
-    "expected_order_value",
-    "clv",
-    "dcf_clv",
-    "value_tier",
-    "lifecycle_stage",
-)
+# The pipeline's columns that the score table keeps.
+SCORE_COLUMNS = tuple(name for name in pipeline.SCORE_COLUMNS if name in customer_scores.c)
 # Merges are followed at most this far: a longer chain is a loop in the data.
 MAX_MERGE_CHAIN = 50
 
