@@ -231,17 +231,7 @@ def fit_bgnbd(
         alpha,
         a,
         b,
-        FitDiagnostics(
-            log_likelihood=-float(result.fun) * likelihood.n,
-            converged=bool(result.success),
-            iterations=int(result.nit),
-            evaluations=likelihood.evaluations,
-            customers=likelihood.n,
-            seconds=seconds,
-            std_errors=std_errors,
-            message=str(result.message),
-            at_bounds=_at_bounds(result.x, ("r", "alpha", "a", "b")),
-        ),
+        _diagnostics(result, likelihood, seconds, std_errors, ("r", "alpha", "a", "b")),
     )
 
 
@@ -470,17 +460,7 @@ def fit_gamma_gamma(
         p,
         q,
         gamma,
-        FitDiagnostics(
-            log_likelihood=-float(result.fun) * likelihood.n,
-            converged=bool(result.success),
-            iterations=int(result.nit),
-            evaluations=likelihood.evaluations,
-            customers=likelihood.n,
-            seconds=seconds,
-            std_errors=std_errors,
-            message=str(result.message),
-            at_bounds=_at_bounds(result.x, ("p", "q", "gamma")),
-        ),
+        _diagnostics(result, likelihood, seconds, std_errors, ("p", "q", "gamma")),
     )
 
 
@@ -603,6 +583,28 @@ def _standard_errors(
         name: float(params[i] * math.sqrt(variances[i])) if variances[i] > 0 else math.nan
         for i, name in enumerate(names)
     }
+
+
+def _diagnostics(
+    result: Any,
+    likelihood: Any,
+    seconds: float,
+    std_errors: dict[str, float],
+    names: tuple[str, ...],
+) -> FitDiagnostics:
+    """What a fit reports: the optimiser's outcome on the mean log-likelihood, scaled back
+    to the whole sample."""
+    return FitDiagnostics(
+        log_likelihood=-float(result.fun) * likelihood.n,
+        converged=bool(result.success),
+        iterations=int(result.nit),
+        evaluations=likelihood.evaluations,
+        customers=likelihood.n,
+        seconds=seconds,
+        std_errors=std_errors,
+        message=str(result.message),
+        at_bounds=_at_bounds(result.x, names),
+    )
 
 
 def _at_bounds(log_params: FloatArray, names: tuple[str, ...]) -> tuple[str, ...]:
