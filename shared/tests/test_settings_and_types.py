@@ -9,7 +9,17 @@ from crm_shared.errors import InvalidCursor
 from crm_shared.ids import uuid7
 from crm_shared.pagination import decode_cursor, encode_cursor, uuid_after
 from crm_shared.settings import Environment, ServiceSettings
-from crm_shared.types import CountryCode, Email, Locale, Phone, Tag
+from crm_shared.types import (
+    CountryCode,
+    Email,
+    LineText,
+    Locale,
+    LongText,
+    PastUtcDatetime,
+    Phone,
+    Tag,
+    UtcDatetime,
+)
 
 
 def test_production_refuses_the_default_service_token() -> None:
@@ -84,6 +94,14 @@ def test_fields_are_normalised(kind: object, given: str, stored: str) -> None:
         (Tag, "-dash"),
         (Tag, "x" * 65),
         (Tag, "semi;colon"),
+        # A lone surrogate (JSON "\ud800") is no text any database can store.
+        (Email, "a\ud800@example.com"),
+        (LineText, "Ada \udfff"),
+        (LongText, "It broke.\n\ud800"),
+        (LineText, "Ada\x00Lovelace"),
+        # Before the first representable time once in UTC.
+        (PastUtcDatetime, "0001-01-01T00:00:01+01:01"),
+        (UtcDatetime, "0001-01-01T00:00:00+00:01"),
     ],
 )
 def test_invalid_fields_are_refused(kind: object, given: str) -> None:

@@ -28,6 +28,9 @@ NAMING_CONVENTION = {
 }
 
 _IMMEDIATE = "crm_sqlite_immediate"
+# Execution option of writers' connections: the Database whose driver pool claims change
+# feed positions (see `crm_shared.feed`) beside the writer's own transaction.
+FEED_CLAIMS = "crm_feed_claims"
 
 
 def new_registry() -> registry:
@@ -163,7 +166,7 @@ class Database:
         self.engine = engine
         self.fast_pool_size = fast_pool_size
         self.driver_pool: asyncpg.Pool | None = None
-        self._writer = engine.execution_options(**{_IMMEDIATE: True})
+        self._writer = engine.execution_options(**{_IMMEDIATE: True, FEED_CLAIMS: self})
         # Reads on PostgreSQL skip BEGIN/ROLLBACK: one statement, one round trip.
         self._reader = (
             engine.execution_options(isolation_level="AUTOCOMMIT")

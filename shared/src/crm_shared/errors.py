@@ -148,6 +148,22 @@ async def _request_validation(request: Request, exc: Exception) -> Response:
 
 async def _http_exception(request: Request, exc: Exception) -> Response:
     exc = cast(StarletteHTTPException, exc)
+    if exc.status_code == 400 and isinstance(exc.__cause__, ValueError | RecursionError):
+        # FastAPI's answer to a JSON body it could not parse for another reason than its
+        # syntax (bytes that are not UTF-8, nesting deeper than the parser goes): a
+        # malformed payload, so a 422 like any other JSON that does not parse.
+        return problem_response(
+            request,
+            status=422,
+            slug="validation-error",
+            title="The request is invalid",
+            detail="1 invalid field(s): body",
+            errors=[
+                FieldError(
+                    field="body", message="The body is not parseable JSON", code="json_invalid"
+                )
+            ],
+        )
     phrase = HTTPStatus(exc.status_code).phrase
     return problem_response(
         request,
@@ -192,6 +208,18 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
         title="Internal error",
         detail="The request failed unexpectedly; quote the request id when reporting it.",
     )
+
+
+# What a lost or unreachable database raises, through SQLAlchemy or from the driver
+# itself: code outside a request's handlers (middleware) catches these to answer 503.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    DBAPIError,
+    PoolTimeoutError,
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -15,6 +15,8 @@ from fastapi import Depends, Query
 from crm_shared.errors import InvalidCursor
 
 MAX_PAGE_SIZE = 500
+# Feed positions and counts are 64-bit in the database: a larger number names nothing.
+MAX_FEED_POSITION = 2**63 - 1
 
 
 def encode_cursor(key: Sequence[Any]) -> str:

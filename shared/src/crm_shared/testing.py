@@ -184,9 +184,11 @@ def service_process(
     token: str = TEST_SERVICE_TOKEN,
     extra_env: dict[str, str] | None = None,
     ready_timeout: float = 60.0,
+    port: int | None = None,
 ) -> Iterator[ServiceProcess]:
-    """`python -m <module>` on a free port, ready to serve; stopped (SIGTERM) afterwards."""
-    port = free_port()
+    """`python -m <module>` on a free port (or `port`, to restart a service where its
+    callers expect it), ready to serve; stopped (SIGTERM) afterwards."""
+    port = port or free_port()
     env = {
         **os.environ,
         f"{env_prefix}DATABASE_URL": database_url,
@@ -300,3 +302,38 @@ async def migration_differences(database: Database, metadata: MetaData) -> list[
 
     async with database.engine.connect() as connection:
         return await connection.run_sync(differences)
+
+
+def start_demo_stack(var: Path, ports: dict[str, int], customers: int) -> subprocess.Popen[str]:
+    """`crm run` as a real process: the whole stack under `var` on the given ports (one per
+    process, the gateway's included), seeded with a demo shop of `customers` customers."""
+    moved = {f"{name.upper()}_PORT": str(port) for name, port in ports.items()}
+    return subprocess.Popen(  # noqa: S603
+        [
+            sys.executable,
+            "-m",
+            "crm_cli",
+            "run",
+            "--var",
+            str(var),
+            "--demo-customers",
+            str(customers),
+        ],
+        env={**os.environ, **moved, "COLUMNS": "400"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def wait_for_output(process: subprocess.Popen[str], text: str, timeout: float = 300) -> str:
+    """What `process` printed up to and including the first line holding `text`."""
+    assert process.stdout is not None
+    seen = []
+    deadline = time.monotonic() + timeout
+    for line in process.stdout:
+        seen.append(line)
+        if text in line:
+            return "".join(seen)
+        assert time.monotonic() < deadline, "".join(seen)
+    raise AssertionError(f"exited before {text!r}:\n{''.join(seen)}")

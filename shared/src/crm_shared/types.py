@@ -11,9 +11,11 @@ from typing import Annotated
 import pycountry
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Lone surrogates (JSON `"\ud800"`) are no text: no database can store them.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 _EMAIL = re.compile(
-    r"^[^@\s\"(),:;<>\[\\\]]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}\.)+[A-Za-z]{2,63}$"
+    r"^[^@\s\"(),:;<>\[\\\]\ud800-\udfff]{1,64}"
+    r"@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}\.)+[A-Za-z]{2,63}$"
 )
 _PHONE_NOISE = re.compile(r"[\s().\-/]")
 _PHONE = re.compile(r"^\+?[0-9]{6,15}$")
@@ -38,7 +40,8 @@ _MINOR_UNIT_DIGITS = {
 }
 
 
-_LINE_BREAKS = re.compile(r"[\n\r\t]")
+# The control characters and the line breaks and tabs, in one pass over the text.
+_NOT_ONE_LINE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 
 
 def _line_text(value: object) -> object:
@@ -46,7 +49,13 @@ def _line_text(value: object) -> object:
     if not isinstance(value, str):
         return value  # the str type then reports the wrong type
     value = value.strip()
-    if _CONTROL.search(value) or _LINE_BREAKS.search(value):
+    if value.isascii():
+        # Most skus, names and references: the unprintable ASCII characters are exactly
+        # the controls, line breaks and tabs, and ASCII text is NFC already.
+        if not value.isprintable():
+            raise ValueError("must be one line without control characters")
+        return value
+    if _NOT_ONE_LINE.search(value):
         raise ValueError("must be one line without control characters")
     return unicodedata.normalize("NFC", value)
 
@@ -127,19 +136,24 @@ def quantize_money(amount: Decimal, currency: str) -> Decimal:
     return amount.quantize(_MINOR_UNITS.get(currency, _CENT), ROUND_HALF_UP)
 
 
-def not_in_future(value: dt.datetime) -> dt.datetime:
+def _in_utc(value: dt.datetime) -> dt.datetime:
     if value.tzinfo is None:
         raise ValueError("must carry a timezone, e.g. `2024-05-01T10:00:00Z`")
-    value = value.astimezone(dt.UTC)
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before the first representable time
+        raise ValueError("is out of range once in UTC") from None
+
+
+def not_in_future(value: dt.datetime) -> dt.datetime:
+    value = _in_utc(value)
     if value > dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5):
         raise ValueError("must not be in the future")
     return value
 
 
 def aware_utc(value: dt.datetime) -> dt.datetime:
-    if value.tzinfo is None:
-        raise ValueError("must carry a timezone, e.g. `2024-05-01T10:00:00Z`")
-    return value.astimezone(dt.UTC)
+    return _in_utc(value)
 
 
 Email = Annotated[

@@ -246,3 +246,14 @@ class GdprExport(BaseModel):
     referred_customers: list[uuid.UUID]
     tickets: list[TicketDetail]
     timeline: list[TimelineEvent]
+
+
+MAX_CUSTOMER_IDS = 1000
+
+
+class CustomerIds(_Input):
+    """Customers by id: a sibling service asks which exist, without reading their records."""
+
+    ids: list[uuid.UUID] = Field(
+        max_length=MAX_CUSTOMER_IDS, description=f"At most {MAX_CUSTOMER_IDS} ids."
+    )

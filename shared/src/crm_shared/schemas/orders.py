@@ -211,3 +211,33 @@ class OrderImportReport(BaseModel):
         description="Per-row errors, the first 1000; `rejected` counts them all."
     )
     errors_truncated: bool = False
+
+
+class SalesInterval(StrEnum):
+    week = "week"
+    month = "month"
+
+
+class SalesPeriod(BaseModel):
+    """One period of one currency; cancelled orders are left out of every figure."""
+
+    period_start: dt.date = Field(description="Monday of the week, or first day of the month.")
+    currency: str
+    orders: int = Field(description="Orders placed in the period.")
+    customers: int = Field(description="Distinct customers who placed them.")
+    net_revenue: Decimal = Field(description="Sum of (total - refunded_total).")
+
+
+class SalesSummary(BaseModel):
+    """Orders and revenue of the whole shop over time, one row per period and currency.
+
+    Periods without orders are present with zeros, so a chart of them is honest.
+    """
+
+    interval: SalesInterval
+    start: dt.date = Field(description="First period's start (inclusive).")
+    end: dt.date = Field(description="End of the last period (exclusive).")
+    currencies: list[str] = Field(description="Currencies with orders in the window.")
+    orders: int = Field(description="Orders in the window, every currency.")
+    customers: int = Field(description="Distinct customers with an order in the window.")
+    periods: list[SalesPeriod]

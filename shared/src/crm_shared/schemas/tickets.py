@@ -85,3 +85,17 @@ class TicketRead(BaseModel):
 
 class TicketDetail(TicketRead):
     notes: list[TicketNote]
+
+
+class TicketChange(TicketRead):
+    """One line of the ticket export feed: a ticket at its latest state.
+
+    A ticket appears again each time it changes (status, subject, satisfaction, a note, a
+    merge moving it to another customer, its customer's erasure). Notes are not carried.
+    """
+
+    position: int = Field(description="Monotonic feed position; resume with `?cursor=` set to it.")
+    redacted: bool = Field(
+        description="The customer was erased: subject and body hold only the redaction "
+        "marker, never the original text."
+    )
