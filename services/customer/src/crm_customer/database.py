@@ -18,3 +18,4 @@ feed_counter = feed_counter_table(metadata)
 idempotency = IdempotencyStore(idempotency_table(metadata))
 
 CUSTOMER_FEED = "customers"
+TICKET_FEED = "tickets"

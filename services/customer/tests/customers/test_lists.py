@@ -135,3 +135,32 @@ async def test_ids_filter_answers_which_live_customers_exist(
     assert other["id"] not in response.text
     too_many = [("id", stranger)] * 201
     assert_problem(await client.get("/v1/customers", params=too_many), 422, "validation-error")
+
+
+async def test_existing_answers_the_ids_of_live_customers_only(
+    client: httpx.AsyncClient, new_customer
+) -> None:
+    kept, deleted, other, last = [await new_customer() for _ in range(4)]
+    await client.delete(f"/v1/customers/{deleted['id']}")
+    stranger = "01900000-0000-7000-8000-000000000000"
+    asked = [last["id"], deleted["id"], stranger, kept["id"], last["id"]]
+    response = await client.post("/v1/customers/existing", json={"ids": asked})
+    assert response.status_code == 200, response.text
+    assert response.json() == {"ids": [last["id"], kept["id"]]}  # as asked, each once
+    assert other["id"] not in response.text
+    empty = await client.post("/v1/customers/existing", json={"ids": []})
+    assert empty.json() == {"ids": []}
+
+
+async def test_existing_refuses_too_many_or_malformed_ids(client: httpx.AsyncClient) -> None:
+    stranger = "01900000-0000-7000-8000-000000000000"
+    too_many = {"ids": [stranger] * 1001}
+    assert_problem(
+        await client.post("/v1/customers/existing", json=too_many), 422, "validation-error"
+    )
+    malformed = {"ids": ["not-a-uuid"]}
+    assert_problem(
+        await client.post("/v1/customers/existing", json=malformed), 422, "validation-error"
+    )
+    extra = {"ids": [], "email": "x@example.com"}
+    assert_problem(await client.post("/v1/customers/existing", json=extra), 422, "validation-error")

@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 
 import httpx
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crm_shared.db import Database
-from crm_shared.testing import count_rows
+from crm_shared.testing import assert_problem, count_rows
 
 FIELDS = (
     "external_ref email first_name last_name phone address locale lifecycle_stage "
@@ -94,3 +95,33 @@ async def test_any_patch_changes_the_customer_whole_or_not_at_all(
     else:
         assert 400 <= response.status_code < 500, response.text
         assert now == customer
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"email": "\xff\xfe@example.com"}',  # not UTF-8
+        b'{"email": "deep@example.com", "attributes": ' + b"[" * 50_000 + b"]" * 50_000 + b"}",
+        b'{"email": "surrogate@example.com", "first_name": "\\ud800"}',  # a lone surrogate
+        b'{"email": "sur\\udfffrogate@example.com"}',
+    ],
+    ids=["not-utf8", "deep-nesting", "lone-surrogate-name", "lone-surrogate-email"],
+)
+async def test_bodies_no_database_could_store_are_a_422(
+    client: httpx.AsyncClient, database: Database, body: bytes
+) -> None:
+    before = await count_rows(database, "customers")
+    response = await client.post(
+        "/v1/customers", content=body, headers={"content-type": "application/json"}
+    )
+    assert_problem(response, 422, "validation-error")
+    assert await count_rows(database, "customers") == before
+
+
+@pytest.mark.parametrize("path", ["/v1/customers/export", "/v1/tickets/export"])
+@pytest.mark.parametrize("query", [{"cursor": str(2**63)}, {"limit": str(10**30)}])
+async def test_feed_positions_past_64_bits_are_a_422(
+    client: httpx.AsyncClient, path: str, query: dict[str, str]
+) -> None:
+    """Refused before the stream starts, instead of a stream cut off half-way."""
+    assert_problem(await client.get(path, params=query), 422, "validation-error")

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_customer.tickets import repository as tickets_repository
 from crm_customer.tickets.models import Ticket
 from crm_shared.db import Database
 from crm_shared.testing import count_rows
@@ -33,6 +34,7 @@ def new_ticket(client: httpx.AsyncClient, database: Database) -> TicketFactory:
             return str(response.json()["id"])
         ticket = Ticket(customer_id=uuid.UUID(customer_id), kind="inquiry", subject="Hi", body="?")
         async with AsyncSession(database.engine) as session, session.begin():
+            ticket.change_position = await tickets_repository.next_position(session)
             session.add(ticket)
         return str(ticket.id)
 

@@ -12,9 +12,9 @@ from sqlalchemy import Row, bindparam, delete, func, insert, literal, or_, selec
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from crm_customer.customers.models import Customer, CustomerEvent, CustomerTag
-from crm_customer.database import CUSTOMER_FEED, feed_counter
+from crm_customer.database import CUSTOMER_FEED, TICKET_FEED, feed_counter
 from crm_shared.db import Database, FastQuery
-from crm_shared.feed import take_positions
+from crm_shared.feed import hold, readable, take_positions
 
 customers = Customer.__table__  # type: ignore[attr-defined]
 events = CustomerEvent.__table__  # type: ignore[attr-defined]
@@ -107,6 +107,23 @@ async def referral_ancestors(db: Db, customer_id: uuid.UUID, limit: int = 10_000
 
 async def next_position(db: Db, count: int = 1) -> int:
     return await take_positions(db, feed_counter, CUSTOMER_FEED, count)
+
+
+async def hold_feeds(session: AsyncSession) -> None:
+    """Keep the customer and ticket feeds until the transaction ends: positions are then
+    taken inside it and are given back if it rolls back (other writers of them wait)."""
+    await hold(session, feed_counter, CUSTOMER_FEED)
+    await hold(session, feed_counter, TICKET_FEED)
+
+
+async def live_ids(db: Db, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Those of `ids` that name a live (not deleted) customer."""
+    if not ids:
+        return set()
+    statement = select(customers.c.id).where(
+        customers.c.id.in_(ids), customers.c.deleted_at.is_(None)
+    )
+    return set((await db.execute(statement)).scalars())
 
 
 async def list_rows(
@@ -221,7 +238,10 @@ async def changes_after(db: Db, position: int, limit: int) -> Sequence[Row[Any]]
     """Customers whose latest change is after `position`, in feed order."""
     statement = (
         select(customers)
-        .where(customers.c.change_position > position)
+        .where(
+            customers.c.change_position > position,
+            readable(db, feed_counter, CUSTOMER_FEED, customers.c.change_position),
+        )
         .order_by(customers.c.change_position)
         .limit(limit)
     )

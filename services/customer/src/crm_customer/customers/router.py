@@ -15,13 +15,14 @@ from crm_shared.deps import DatabaseDep, ReaderDep, SessionDep
 from crm_shared.errors import problem_responses
 from crm_shared.feed import NdjsonStream
 from crm_shared.idempotency import idempotency_key_header
-from crm_shared.pagination import PageDep
+from crm_shared.pagination import MAX_FEED_POSITION, PageDep
 from crm_shared.schemas.common import Page
 from crm_shared.schemas.customers import (
     ConsentChannel,
     ConsentUpdate,
     CustomerChange,
     CustomerCreate,
+    CustomerIds,
     CustomerRead,
     CustomerUpdate,
     LifecycleStage,
@@ -104,6 +105,19 @@ async def list_customers(
     return await service.list_customers(db, filters, limit=page.limit, cursor=page.cursor)
 
 
+@router.post(
+    "/customers/existing",
+    response_model=CustomerIds,
+    responses=problem_responses(422),
+    summary="Which of these customers exist",
+)
+async def existing_customers(payload: CustomerIds, db: ReaderDep) -> CustomerIds:
+    """Of the ids asked, those of live (not deleted) customers, in the order asked and
+    each once: sibling services check many customers at once (at most 1000 a request)
+    without reading their records."""
+    return CustomerIds(ids=await service.existing_customers(db, payload.ids))
+
+
 @router.get(
     "/customers/export",
     response_class=NdjsonStream,
@@ -116,8 +130,12 @@ async def list_customers(
 )
 async def export_customers(
     request: Request,
-    cursor: int = Query(0, ge=0, description="Position of the last change already seen."),
-    limit: int | None = Query(None, ge=1, description="Stop after this many changes."),
+    cursor: int = Query(
+        0, ge=0, le=MAX_FEED_POSITION, description="Position of the last change already seen."
+    ),
+    limit: int | None = Query(
+        None, ge=1, le=MAX_FEED_POSITION, description="Stop after this many changes."
+    ),
 ) -> NdjsonStream:
     """Updates, deletions, merges and erasures, each customer at its latest state.
 

@@ -21,6 +21,7 @@ from crm_customer.customers.matching import email_key, name_address_key, phone_k
 from crm_customer.customers.models import Customer
 from crm_customer.customers.repository import CustomerFilters, Db
 from crm_shared.db import Database, utcnow
+from crm_shared.feed import feed_lines
 from crm_shared.pagination import decode_cursor, next_cursor, uuid_after
 from crm_shared.schemas.common import Page
 from crm_shared.schemas.customers import (
@@ -275,6 +276,12 @@ async def list_customers(
     )
 
 
+async def existing_customers(db: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+    """Those of `ids` that name a live customer, in the order asked, each once."""
+    live = await repository.live_ids(db, list(dict.fromkeys(ids)))
+    return [customer_id for customer_id in dict.fromkeys(ids) if customer_id in live]
+
+
 async def list_referrals(
     db: AsyncConnection, customer_id: uuid.UUID, *, limit: int, cursor: str | None
 ) -> Page[CustomerRead]:
@@ -327,22 +334,8 @@ def change_of(row: Any) -> CustomerChange:
     )
 
 
-async def export_changes(
+def export_changes(
     database: Database, after: int, limit: int | None, page_size: int = 1000
 ) -> AsyncIterator[bytes]:
-    """NDJSON lines of every customer changed after `after`, oldest change first.
-
-    Each page is read on a connection of its own, so a slow reader holds none.
-    """
-    remaining = limit
-    while remaining is None or remaining > 0:
-        size = page_size if remaining is None else min(page_size, remaining)
-        async with database.engine.connect() as db:
-            rows = await repository.changes_after(db, after, size)
-        for row in rows:
-            yield change_of(row).model_dump_json().encode() + b"\n"
-        if len(rows) < size:
-            return
-        after = rows[-1].change_position
-        if remaining is not None:
-            remaining -= len(rows)
+    """NDJSON lines of every customer changed after `after`, oldest change first."""
+    return feed_lines(database, repository.changes_after, change_of, after, limit, page_size)

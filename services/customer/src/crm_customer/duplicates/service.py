@@ -17,6 +17,7 @@ from crm_customer.customers.models import Customer
 from crm_customer.customers.service import ADDRESS_FIELDS, customer_read, refresh_match_keys, stamp
 from crm_customer.duplicates import repository
 from crm_customer.duplicates.errors import AlreadyMerged, DuplicateNotFound, MergeIntoSelf
+from crm_customer.tickets import repository as tickets_repository
 from crm_shared.db import utcnow
 from crm_shared.errors import InvalidCursor
 from crm_shared.pagination import decode_cursor, next_cursor
@@ -133,6 +134,9 @@ async def merge_customers(
     if request.duplicate_id == survivor_id:
         raise MergeIntoSelf("A customer cannot be merged into itself.")
     survivor, duplicate = await _lock_pair(session, survivor_id, request.duplicate_id)
+    if request.dry_run:
+        # Its feed positions then roll back with the savepoint: the feeds stay as they were.
+        await customers_repository.hold_feeds(session)
     async with session.begin_nested() as savepoint:
         result = await _merge(session, survivor, duplicate, dry_run=request.dry_run)
         if request.dry_run:
@@ -197,6 +201,7 @@ async def _merge(
         survivor.tags = sorted({*survivor.tags, *added_tags})
         await customers_repository.add_tags(session, survivor.id, added_tags)
     survivor.consents = _merge_consents(survivor.consents, duplicate.consents)
+    await tickets_repository.mark_customer_tickets_changed(session, duplicate.id)
     moved_tickets = await repository.move_tickets(session, duplicate.id, survivor.id)
     moved_referrals = await _move_referrals(session, survivor, duplicate, now)
     inherited_referrer = await _inherit_referrer(session, survivor, duplicate)

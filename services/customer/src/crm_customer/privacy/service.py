@@ -14,6 +14,7 @@ from crm_customer.customers.models import Customer, Erasure
 from crm_customer.privacy import repository
 from crm_customer.privacy.errors import AlreadyErased, CustomerErased, ErasureNotFound
 from crm_customer.privacy.repository import Db
+from crm_customer.tickets import repository as tickets_repository
 from crm_customer.tickets import service as tickets_service
 from crm_shared.db import utcnow
 from crm_shared.schemas.customers import ErasureRead, ErasureRequest, GdprExport, TimelineEvent
@@ -106,6 +107,7 @@ async def erase_customer(
     ticket_ids = await repository.ticket_ids(session, customer_id)
     await repository.delete_tags(session, customer_id)
     await repository.redact_tickets(session, customer_id, now)
+    await tickets_repository.mark_customer_tickets_changed(session, customer_id)
     await repository.delete_events(session, customer_id)
     await customers_repository.add_event(session, customer_id, "erased", at=now)
     await repository.forget_idempotent_responses(session, [customer_id, *ticket_ids])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, SmallInteger, Text
+from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, Index, SmallInteger, Text
 from sqlmodel import Field
 
 from crm_customer.database import Base
@@ -18,6 +18,7 @@ class Ticket(Base, table=True):
     __table_args__ = (
         Index("ix_tickets_customer_id", "customer_id", "id"),
         Index("ix_tickets_status", "status", "id"),
+        Index("ix_tickets_change_position", "change_position", unique=True),
         CheckConstraint("kind IN ('inquiry', 'feedback', 'complaint')", name="kind"),
         CheckConstraint("status IN ('open', 'pending', 'resolved', 'closed')", name="status"),
         CheckConstraint("satisfaction BETWEEN 1 AND 5", name="satisfaction"),
@@ -34,6 +35,8 @@ class Ticket(Base, table=True):
     updated_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     resolved_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     closed_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Position of the ticket's latest change in the ticket export feed.
+    change_position: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
 class TicketNote(Base, table=True):

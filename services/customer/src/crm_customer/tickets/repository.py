@@ -7,11 +7,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, insert, select
+from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from crm_customer.customers.models import Customer
+from crm_customer.database import TICKET_FEED, feed_counter
 from crm_customer.tickets.models import Ticket, TicketNote
+from crm_shared.feed import readable, take_positions
 
 tickets = Ticket.__table__  # type: ignore[attr-defined]
 notes = TicketNote.__table__  # type: ignore[attr-defined]
@@ -100,5 +102,45 @@ async def customer_ticket_notes(db: Db, customer_id: uuid.UUID) -> Sequence[Row[
     owned = select(tickets.c.id).where(tickets.c.customer_id == customer_id)
     statement = (
         select(notes).where(notes.c.ticket_id.in_(owned)).order_by(notes.c.ticket_id, notes.c.id)
+    )
+    return (await db.execute(statement)).all()
+
+
+async def next_position(db: Db, count: int = 1) -> int:
+    """Reserve `count` positions of the ticket feed; returns the first."""
+    return await take_positions(db, feed_counter, TICKET_FEED, count)
+
+
+async def mark_customer_tickets_changed(db: Db, customer_id: uuid.UUID) -> None:
+    """Move every ticket of a customer to the head of the feed, each at its own position
+    (an erasure redacted them, or a merge is moving them to the survivor)."""
+    statement = select(tickets.c.id).where(tickets.c.customer_id == customer_id)
+    ids = list((await db.execute(statement.order_by(tickets.c.id))).scalars())
+    if not ids:
+        return
+    first = await next_position(db, len(ids))
+    await db.execute(
+        update(tickets)
+        .where(tickets.c.id == bindparam("ticket_id"))
+        .values(change_position=bindparam("position")),
+        [
+            {"ticket_id": ticket_id, "position": first + offset}
+            for offset, ticket_id in enumerate(ids)
+        ],
+    )
+
+
+async def changes_after(db: Db, position: int, limit: int) -> Sequence[Row[Any]]:
+    """Tickets whose latest change is after `position`, in feed order, with whether their
+    customer was erased."""
+    statement = (
+        select(tickets, customers.c.erased_at.label("customer_erased_at"))
+        .join(customers, customers.c.id == tickets.c.customer_id)
+        .where(
+            tickets.c.change_position > position,
+            readable(db, feed_counter, TICKET_FEED, tickets.c.change_position),
+        )
+        .order_by(tickets.c.change_position)
+        .limit(limit)
     )
     return (await db.execute(statement)).all()

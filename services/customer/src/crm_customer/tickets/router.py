@@ -13,10 +13,12 @@ from crm_customer.tickets import service
 from crm_customer.tickets.repository import TicketFilters
 from crm_shared.deps import ReaderDep, SessionDep
 from crm_shared.errors import problem_responses
+from crm_shared.feed import NdjsonStream
 from crm_shared.idempotency import idempotency_key_header
-from crm_shared.pagination import PageDep
+from crm_shared.pagination import MAX_FEED_POSITION, PageDep
 from crm_shared.schemas.common import Page
 from crm_shared.schemas.tickets import (
+    TicketChange,
     TicketCreate,
     TicketDetail,
     TicketKind,
@@ -82,6 +84,35 @@ async def list_tickets(
 ) -> Page[TicketRead]:
     """Oldest first; the filters combine."""
     return await service.list_tickets(db, filters, limit=page.limit, cursor=page.cursor)
+
+
+@router.get(
+    "/tickets/export",
+    response_class=NdjsonStream,
+    response_model=TicketChange,
+    responses={
+        200: {"description": "NDJSON, one `TicketChange` per line, in feed order."},
+        **problem_responses(400, 422),
+    },
+    summary="Stream tickets changed after a cursor",
+)
+async def export_tickets(
+    request: Request,
+    cursor: int = Query(
+        0, ge=0, le=MAX_FEED_POSITION, description="Position of the last change already seen."
+    ),
+    limit: int | None = Query(
+        None, ge=1, le=MAX_FEED_POSITION, description="Stop after this many changes."
+    ),
+) -> NdjsonStream:
+    """Every ticket at its latest state, once per change, for the services that copy them.
+
+    Tickets of erased customers come with `redacted: true` and only the redaction marker
+    as subject and body. Resume with the `position` of the last line received as the
+    next `cursor`.
+    """
+    stream = service.export_changes(request.app.state.database, cursor, limit)
+    return NdjsonStream(stream)
 
 
 @router.get(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -23,11 +23,13 @@ from crm_customer.tickets.errors import (
 )
 from crm_customer.tickets.models import Ticket, TicketNote
 from crm_customer.tickets.repository import Db, TicketFilters
-from crm_shared.db import utcnow
+from crm_shared.db import Database, utcnow
 from crm_shared.errors import InvalidCursor
+from crm_shared.feed import feed_lines
 from crm_shared.pagination import decode_cursor, next_cursor
 from crm_shared.schemas.common import Page
 from crm_shared.schemas.tickets import (
+    TicketChange,
     TicketCreate,
     TicketDetail,
     TicketNoteCreate,
@@ -70,6 +72,22 @@ def ticket_read(row: Any) -> TicketRead:
     )
 
 
+def ticket_change(row: Any) -> TicketChange:
+    """A ticket as a line of the export feed; `row` carries its customer's `erased_at`."""
+    return TicketChange(
+        **ticket_read(row).model_dump(),
+        position=row.change_position,
+        redacted=row.customer_erased_at is not None,
+    )
+
+
+def export_changes(
+    database: Database, after: int, limit: int | None, page_size: int = 1000
+) -> AsyncIterator[bytes]:
+    """NDJSON lines of every ticket changed after `after`, oldest change first."""
+    return feed_lines(database, repository.changes_after, ticket_change, after, limit, page_size)
+
+
 def note_read(row: Any) -> TicketNoteRead:
     return TicketNoteRead(id=row.id, body=row.body, author=row.author, created_at=row.created_at)
 
@@ -94,6 +112,7 @@ async def create_ticket(session: AsyncSession, payload: TicketCreate) -> TicketR
         status=OPEN.value,
         created_at=now,
         updated_at=now,
+        change_position=await repository.next_position(session),
     )
     await repository.add_ticket(session, ticket)
     await customers_repository.add_event(
@@ -193,6 +212,7 @@ async def update_ticket(
         changed = True
     if changed:
         ticket.updated_at = now
+        ticket.change_position = await repository.next_position(session)
     await session.flush()
     return ticket_detail(ticket, await repository.notes_of(session, ticket.id))
 
@@ -208,6 +228,7 @@ async def add_note(
     note = TicketNote(ticket_id=ticket.id, body=payload.body, author=payload.author, created_at=now)
     await repository.add_note(session, note)
     ticket.updated_at = now
+    ticket.change_position = await repository.next_position(session)
     await customers_repository.add_event(
         session, ticket.customer_id, "ticket_note_added", {"ticket_id": str(ticket.id)}, at=now
     )
