@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated
 
 import httpx
+import orjson
 from fastapi import Depends, FastAPI, Request
 
 from crm_orders.settings import OrdersSettings
@@ -27,8 +28,8 @@ log = logging.getLogger("crm.orders.customers")
 # Concurrent lookups one batch check keeps in flight: enough to hide the round trips,
 # few enough not to crowd the customer service out for its other callers.
 LOOKUP_CONCURRENCY = 4
-# What one `GET /v1/customers?id=...` may name (the customer service's limit).
-IDS_PER_LOOKUP = 200
+# What one `POST /v1/customers/existing` may name (the customer service's limit).
+IDS_PER_LOOKUP = 1000
 MAX_REMEMBERED = 500_000
 
 
@@ -48,7 +49,8 @@ class CustomerServiceUnavailable(UpstreamUnavailable):
 
 class CustomerDirectory:
     """Existence checks against the customer service: one customer by
-    `GET /v1/customers/{id}`, many by `GET /v1/customers?id=...`, 200 ids a request."""
+    `GET /v1/customers/{id}`, many by `POST /v1/customers/existing`, which answers with
+    the ids alone, 1000 a request."""
 
     def __init__(
         self,
@@ -103,18 +105,20 @@ class CustomerDirectory:
         self._known.clear()
 
     async def _found(self, customer_ids: list[uuid.UUID]) -> set[uuid.UUID]:
-        params = httpx.QueryParams(
-            {"id": [str(customer_id) for customer_id in customer_ids], "limit": len(customer_ids)}
-        )
-        response = await self._get("/v1/customers", customer_ids[0], params=params)
+        body = orjson.dumps({"ids": customer_ids})
+        response = await self._send("POST", "/v1/customers/existing", customer_ids[0], body)
         self._check(response)
-        return {uuid.UUID(item["id"]) for item in response.json()["items"]}
+        return set(map(uuid.UUID, orjson.loads(response.content)["ids"]))
 
-    async def _get(
-        self, path: str, customer_id: uuid.UUID, params: httpx.QueryParams | None = None
+    async def _get(self, path: str, customer_id: uuid.UUID) -> httpx.Response:
+        return await self._send("GET", path, customer_id)
+
+    async def _send(
+        self, method: str, path: str, customer_id: uuid.UUID, body: bytes | None = None
     ) -> httpx.Response:
+        headers = None if body is None else {"content-type": "application/json"}
         try:
-            return await self.client.get(path, params=params)
+            return await self.client.request(method, path, content=body, headers=headers)
         except httpx.HTTPError as exc:
             log.warning("customer service unreachable", extra={"error": type(exc).__name__})
             raise CustomerServiceUnavailable(

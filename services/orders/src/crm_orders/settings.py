@@ -22,6 +22,12 @@ class OrdersSettings(ServiceSettings):
     customer_cache_seconds: float = Field(
         60.0, ge=0, description="How long a customer known to exist is not asked for again."
     )
+    erasure_sync_interval_seconds: float = Field(
+        30.0,
+        ge=0,
+        description="How often the customer service's export feed is read for erasures, "
+        "whose review texts and session ids are then redacted; 0 = off.",
+    )
     import_batch_size: int = Field(
         2000, ge=100, le=50_000, description="Rows written per batch by the bulk imports."
     )

@@ -40,8 +40,13 @@ def customer_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servi
 
 @pytest.fixture(scope="session")
 async def app(settings: OrdersSettings, customer_service: ServiceProcess) -> AsyncIterator[FastAPI]:
-    """The orders app, asking the real customer service whether customers exist."""
-    application = create_app(settings.model_copy(update={"customer_url": customer_service.url}))
+    """The orders app, asking the real customer service whether customers exist. Erasures
+    are followed only when a test runs a pass, never by the schedule under its feet."""
+    application = create_app(
+        settings.model_copy(
+            update={"customer_url": customer_service.url, "erasure_sync_interval_seconds": 0}
+        )
+    )
     async with running_app(application):
         yield application
 

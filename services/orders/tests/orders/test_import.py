@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -10,8 +11,9 @@ import httpx
 import orjson
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from crm_orders.database import feed_counter
 from crm_orders.main import create_app
 from crm_orders.orders.repository import order_lines
 from crm_orders.settings import OrdersSettings
@@ -26,6 +28,7 @@ from crm_shared.testing import (
 )
 
 NDJSON = {"content-type": "application/x-ndjson"}
+feed_claims = feed_counter.metadata.tables["feed_claims"]
 TABLES = ("orders", "order_lines", "order_status_changes", "refunds", "refund_lines")
 
 
@@ -248,3 +251,61 @@ async def test_many_batches_with_duplicates_across_them(
         assert sum(quantities) == lines
         positions = list(await connection.scalars(select(order_lines.c.change_position)))
     assert sorted(positions) == list(range(1, 251))
+
+
+async def test_a_long_import_blocks_no_single_order_and_readers_wait_for_it(
+    small_batches: FastAPI, database: Database, shop: dict
+) -> None:
+    """While an import's transaction is open, a single order is placed at once (each
+    holds the order-lines feed only for the moment it takes positions), and the feed shows
+    nothing after the import's positions until the import commits."""
+    if database.dialect != "postgresql":
+        pytest.skip("SQLite has a single writer: a second one waits for the first")
+    rows = [order(shop["ada"], f"L-{i}", {"sku": "85123A", "quantity": 1}) for i in range(250)]
+    more = asyncio.Event()
+
+    async def body() -> AsyncIterator[bytes]:
+        yield ndjson(*rows[:150])  # the first batch of 100 is written, then the body stalls
+        await more.wait()
+        yield ndjson(*rows[150:])
+
+    async def claims() -> int:
+        async with database.engine.connect() as connection:
+            return int(await connection.scalar(select(func.count()).select_from(feed_claims)))
+
+    async with client_for(small_batches) as client:
+        importing = asyncio.create_task(
+            client.post("/v1/orders/import", content=body(), headers=NDJSON)
+        )
+        for _ in range(200):
+            if await claims():
+                break
+            await asyncio.sleep(0.05)
+        assert await claims() == 1
+        single = order(shop["bob"], None, {"sku": "71053", "quantity": 2}, placed_at=None)
+        try:
+            placed = await asyncio.wait_for(client.post("/v1/orders", json=single), 10)
+            assert placed.status_code == 201, placed.text
+            feed = await client.get("/v1/export/order-lines")
+            assert feed.status_code == 200
+            assert feed.content == b""  # the placed order's line comes after the import's
+        finally:
+            more.set()
+            response = await asyncio.wait_for(importing, 30)
+        assert response.status_code == 200, response.text
+        assert response.json()["inserted"] == 250
+        lines = [
+            orjson.loads(line)
+            for line in (await client.get("/v1/export/order-lines")).content.splitlines()
+        ]
+    positions = [line["position"] for line in lines]
+    assert len(lines) == 251
+    assert positions == sorted(positions)
+    single_line = next(line for line in lines if line["sku"] == "71053")
+    first_batch = [
+        line["position"]
+        for line in lines
+        if line["order_external_ref"] in {f"L-{i}" for i in range(100)}
+    ]
+    assert single_line["position"] > max(first_batch)
+    assert await claims() == 0

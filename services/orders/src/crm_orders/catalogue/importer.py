@@ -115,7 +115,7 @@ async def _parsed_batches(
 ) -> AsyncGenerator[list[_Row]]:
     async for lines in ndjson_batches(chunks, batch_size=job.batch_size, max_rows=job.max_rows):
         rows: list[_Row] = []
-        with gc_paused():
+        with gc_paused(freeze=True):
             for number, line in lines:
                 try:
                     product = ProductCreate.model_validate_json(line)

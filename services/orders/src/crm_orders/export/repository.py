@@ -1,4 +1,8 @@
-"""All SQL of the export feeds: the rows changed after a position, in position order."""
+"""All SQL of the export feeds: the rows changed after a position, in position order.
+
+Only positions no open transaction can still fill in below are read (`readable`), so a
+reader never passes a position that appears later.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,10 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from crm_orders.catalogue.models import Product
+from crm_orders.database import INTERACTION_FEED, ORDER_LINE_FEED, PRODUCT_FEED, feed_counter
 from crm_orders.interactions.models import Interaction
 from crm_orders.orders.models import Order, OrderLine
+from crm_shared.feed import readable
 
 products = Product.__table__  # type: ignore[attr-defined]
 interactions = Interaction.__table__  # type: ignore[attr-defined]
@@ -77,17 +83,26 @@ _PRODUCT_CHANGES: Select[Any] = select(
 
 
 async def order_line_changes(db: AsyncConnection, after: int, limit: int) -> list[Row]:
-    statement = _ORDER_LINE_CHANGES.where(order_lines.c.change_position > after).limit(limit)
+    position = order_lines.c.change_position
+    statement = _ORDER_LINE_CHANGES.where(
+        position > after, readable(db, feed_counter, ORDER_LINE_FEED, position)
+    ).limit(limit)
     return await _rows(db, statement)
 
 
 async def interaction_changes(db: AsyncConnection, after: int, limit: int) -> list[Row]:
-    statement = _INTERACTION_CHANGES.where(interactions.c.change_position > after).limit(limit)
+    position = interactions.c.change_position
+    statement = _INTERACTION_CHANGES.where(
+        position > after, readable(db, feed_counter, INTERACTION_FEED, position)
+    ).limit(limit)
     return await _rows(db, statement)
 
 
 async def product_changes(db: AsyncConnection, after: int, limit: int) -> list[Row]:
-    statement = _PRODUCT_CHANGES.where(products.c.change_position > after).limit(limit)
+    position = products.c.change_position
+    statement = _PRODUCT_CHANGES.where(
+        position > after, readable(db, feed_counter, PRODUCT_FEED, position)
+    ).limit(limit)
     return await _rows(db, statement)
 
 

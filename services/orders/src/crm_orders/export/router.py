@@ -12,6 +12,7 @@ from crm_orders.export import service
 from crm_shared.db import Database
 from crm_shared.errors import problem_responses
 from crm_shared.feed import NdjsonStream
+from crm_shared.pagination import MAX_FEED_POSITION
 from crm_shared.schemas.exports import InteractionChange, OrderLineChange, ProductChange
 
 router = APIRouter(prefix="/v1", tags=["export"])
@@ -27,8 +28,10 @@ def _responses(line: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
     }
 
 
-_CURSOR = Query(0, ge=0, description="Position of the last change already seen.")
-_LIMIT = Query(None, ge=1, description="Stop after this many changes.")
+_CURSOR = Query(
+    0, ge=0, le=MAX_FEED_POSITION, description="Position of the last change already seen."
+)
+_LIMIT = Query(None, ge=1, le=MAX_FEED_POSITION, description="Stop after this many changes.")
 
 
 def _stream(request: Request, feed: Feed, cursor: int, limit: int | None) -> NdjsonStream:

@@ -15,7 +15,7 @@ from crm_orders.catalogue.models import Product
 from crm_orders.database import INTERACTION_FEED, feed_counter
 from crm_orders.interactions.models import Interaction
 from crm_shared.db import dialect_of
-from crm_shared.feed import take_positions
+from crm_shared.feed import hold, take_positions
 
 interactions = Interaction.__table__  # type: ignore[attr-defined]
 products = Product.__table__  # type: ignore[attr-defined]
@@ -74,7 +74,7 @@ async def lock_feed(session: AsyncSession) -> None:
     Every insert of interactions takes its positions from this feed, so once it is held
     no other writer of interactions can commit: event ids found stored (or not) stay so.
     """
-    await take_positions(session, feed_counter, INTERACTION_FEED, 0)
+    await hold(session, feed_counter, INTERACTION_FEED)
 
 
 async def next_positions(session: AsyncSession, count: int) -> int:

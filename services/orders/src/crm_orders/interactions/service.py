@@ -2,7 +2,8 @@
 
 One event and a batch of 50,000 take the same path: products resolved in one lookup,
 replays recognised by their event id, positions taken as one block, rows written in one
-statement (a binary COPY on PostgreSQL).
+statement (a binary COPY on PostgreSQL). An erased customer's events are stored without
+their review text and session id (see `crm_orders.erasure`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from crm_orders.catalogue.errors import ProductNotFound
+from crm_orders.erasure import service as erasure
 from crm_orders.interactions import repository
 from crm_orders.interactions.errors import UnknownProduct
 from crm_orders.interactions.parsing import Event, EventParser, event_of
@@ -104,6 +106,7 @@ async def _store(session: AsyncSession, events: Sequence[Event]) -> _Stored:
     count = len(fresh) - len(replayed)
     if count == 0:
         return stored
+    erased = await erasure.erased_among(session, _personal_customers(fresh))
     position = await repository.next_positions(session, count)
     ids = iter(uuid7_block(count))
     received_at = utcnow()
@@ -111,16 +114,20 @@ async def _store(session: AsyncSession, events: Sequence[Event]) -> _Stored:
     for event, product_id in zip(fresh, product_ids, strict=True):
         if replayed and event.event_id in replayed:
             continue
+        review_text, session_id = event.review_text, event.session_id
+        if erased and event.customer_id in erased:
+            review_text = None if review_text is None else erasure.REDACTED
+            session_id = None
         records.append(
             (
                 next(ids),
                 event.event_id,
                 event.kind,
                 event.customer_id,
-                event.session_id,
+                session_id,
                 product_id,
                 event.rating,
-                event.review_text,
+                review_text,
                 event.occurred_at,
                 received_at,
                 position,
@@ -129,6 +136,16 @@ async def _store(session: AsyncSession, events: Sequence[Event]) -> _Stored:
         position += 1
     await repository.insert_interactions(session, records)
     return stored
+
+
+def _personal_customers(events: Sequence[Event]) -> set[uuid.UUID]:
+    """The customers of the events that carry personal text (a review, a session id)."""
+    return {
+        event.customer_id
+        for event in events
+        if event.customer_id is not None
+        and (event.review_text is not None or event.session_id is not None)
+    }
 
 
 async def _products(session: AsyncSession, events: Sequence[Event]) -> dict[str, uuid.UUID]:

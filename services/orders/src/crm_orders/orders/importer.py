@@ -38,6 +38,7 @@ from crm_shared.schemas.customers import ImportErrorPolicy
 from crm_shared.schemas.orders import OrderImport, OrderImportReport, OrderStatus
 
 REFUND_REASON = "imported as refunded"
+_ZERO = Decimal(0)
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ async def _prepared_batches(
     """
     async for lines in ndjson_batches(chunks, batch_size=job.batch_size, max_rows=job.max_rows):
         rows: list[_Row] = []
-        with gc_paused():
+        with gc_paused(freeze=True):
             for number, line in lines:
                 try:
                     rows.append(_Row(number, OrderImport.model_validate_json(line)))
@@ -132,7 +133,7 @@ async def _prepared_batches(
         async with database.engine.connect() as connection:
             stored_refs = await repository.stored_external_refs(connection, refs)
             await tally.products.load(connection, [row.order for row in rows])
-        with gc_paused():
+        with gc_paused(freeze=True):
             records = _records(_accepted(rows, stored_refs, tally))
         yield records
 
@@ -181,7 +182,7 @@ async def _write(session: AsyncSession, records: _Records, tally: _Tally) -> Non
     # Feed positions are taken only now, inside the transaction, in the order of writing.
     position = await repository.next_line_positions(session, len(records.lines))
     for offset, line in enumerate(records.lines):
-        line["change_position"] = position + offset
+        line[-1] = position + offset
     await repository.insert_orders(session, records.orders)
     await repository.insert_lines(session, records.lines)
     await repository.insert_status_changes(session, records.status_changes)
@@ -191,84 +192,65 @@ async def _write(session: AsyncSession, records: _Records, tally: _Tally) -> Non
 
 @dataclass
 class _Records:
-    """The rows of a batch, table by table, in the shape the inserts take."""
+    """The rows of a batch, table by table, as values in the order of the repository's
+    columns (`repository.ORDER_COLUMNS`, ...): the COPY takes them as they are."""
 
     ids: Iterator[uuid.UUID]
     now: dt.datetime
-    orders: list[dict[str, Any]] = field(default_factory=list)
-    lines: list[dict[str, Any]] = field(default_factory=list)
-    status_changes: list[dict[str, Any]] = field(default_factory=list)
-    refunds: list[dict[str, Any]] = field(default_factory=list)
-    refund_lines: list[dict[str, Any]] = field(default_factory=list)
+    orders: list[tuple[Any, ...]] = field(default_factory=list)
+    lines: list[list[Any]] = field(default_factory=list)
+    status_changes: list[tuple[Any, ...]] = field(default_factory=list)
+    refunds: list[tuple[Any, ...]] = field(default_factory=list)
+    refund_lines: list[tuple[Any, ...]] = field(default_factory=list)
 
     def add(self, order: OrderImport, priced: PricedOrder) -> None:
-        """Add one order; its lines' feed positions are filled in when they are written."""
+        """Add one order; its lines' feed positions (last value) are filled in when they
+        are written."""
         now = self.now
         order_id = next(self.ids)
         placed_at = order.placed_at or now
+        status = order.status.value
         refunded = order.status is OrderStatus.refunded
+        total = priced.total
         self.orders.append(
-            {
-                "id": order_id,
-                "customer_id": order.customer_id,
-                "external_ref": order.external_ref,
-                "status": order.status.value,
-                "channel": order.channel.value,
-                "currency": order.currency,
-                "subtotal": priced.subtotal,
-                "discount_total": priced.discount_total,
-                "total": priced.total,
-                "refunded_total": priced.total if refunded else Decimal(0),
-                "placed_at": placed_at,
-                "created_at": now,
-                "updated_at": now,
-            }
+            (
+                order_id,
+                order.customer_id,
+                order.external_ref,
+                status,
+                order.channel.value,
+                order.currency,
+                priced.subtotal,
+                priced.discount_total,
+                total,
+                total if refunded else _ZERO,
+                placed_at,
+                now,
+                now,
+            )
         )
         # Imported history is dated when the order was placed: nothing better is known.
-        self.status_changes.append(
-            {
-                "id": next(self.ids),
-                "order_id": order_id,
-                "from_status": None,
-                "to_status": order.status.value,
-                "at": placed_at,
-            }
-        )
+        self.status_changes.append((next(self.ids), order_id, None, status, placed_at))
         refund_id = next(self.ids) if refunded else None
         if refund_id is not None:
-            self.refunds.append(
-                {
-                    "id": refund_id,
-                    "order_id": order_id,
-                    "amount": priced.total,
-                    "reason": REFUND_REASON,
-                    "created_at": placed_at,
-                }
-            )
+            self.refunds.append((refund_id, order_id, total, REFUND_REASON, placed_at))
         for line in priced.lines:
             line_id = next(self.ids)
             self.lines.append(
-                {
-                    "id": line_id,
-                    "order_id": order_id,
-                    "line_number": line.line_number,
-                    "product_id": line.product_id,
-                    "sku": line.sku,
-                    "quantity": line.quantity,
-                    "unit_price": line.unit_price,
-                    "discount": line.discount,
-                    "line_total": line.line_total,
-                    "refunded_quantity": line.quantity if refunded else 0,
-                    "refunded_amount": line.line_total if refunded else Decimal(0),
-                    "change_position": None,
-                }
+                [
+                    line_id,
+                    order_id,
+                    line.line_number,
+                    line.product_id,
+                    line.sku,
+                    line.quantity,
+                    line.unit_price,
+                    line.discount,
+                    line.line_total,
+                    line.quantity if refunded else 0,
+                    line.line_total if refunded else _ZERO,
+                    None,
+                ]
             )
             if refund_id is not None:
-                self.refund_lines.append(
-                    {
-                        "refund_id": refund_id,
-                        "order_line_id": line_id,
-                        "quantity": line.quantity,
-                        "amount": line.line_total,
-                    }
-                )
+                self.refund_lines.append((refund_id, line_id, line.quantity, line.line_total))

@@ -1,9 +1,10 @@
-"""An order's lines priced against the catalogue, and its totals, in exact decimals.
+"""An order's lines priced against the catalogue, and its totals, exactly.
 
 Every amount is rounded (half up) to the currency's minor unit once, on the way in: the
 unit price and the discount of each line. Products and sums of such amounts need no
-rounding after that, so subtotal, discount_total and total add up to the cent, and the
-lines' totals add up to the order's.
+rounding after that, so the sums are done in whole minor units (cents for most
+currencies), as integers: subtotal, discount_total and total add up to the cent, and
+the lines' totals add up to the order's. The results are handed out as decimals.
 """
 
 from __future__ import annotations
@@ -16,9 +17,36 @@ from typing import Any
 
 from crm_shared.schemas.common import FieldError
 from crm_shared.schemas.orders import OrderCreate, OrderLineCreate
-from crm_shared.types import MAX_AMOUNT, quantize_money
+from crm_shared.types import MAX_AMOUNT, minor_unit_digits, quantize_money
 
 _ZERO = Decimal(0)
+
+
+@dataclass(slots=True, frozen=True)
+class SaleProduct:
+    """What pricing needs of a product; its price also in minor units of its currency."""
+
+    id: uuid.UUID
+    sku: str
+    price: Decimal
+    currency: str
+    active: bool
+    price_minor: int
+
+    @classmethod
+    def of(cls, row: Any) -> SaleProduct:
+        price = quantize_money(row.price, row.currency)  # stored rounded so already
+        minor = _minor(price, minor_unit_digits(row.currency))
+        return cls(row.id, row.sku, price, row.currency, row.active, minor)
+
+
+def _minor(amount: Decimal, digits: int) -> int:
+    """A decimal already rounded to `digits` decimals, in those minor units."""
+    return int(amount.scaleb(digits))
+
+
+def _decimal(minor: int, digits: int) -> Decimal:
+    return Decimal(minor).scaleb(-digits)
 
 
 @dataclass(slots=True)
@@ -42,8 +70,8 @@ class PricedOrder:
 
 def price_order(
     order: OrderCreate,
-    products_by_id: Mapping[uuid.UUID, Any],
-    products_by_sku: Mapping[str, Any],
+    products_by_id: Mapping[uuid.UUID, SaleProduct],
+    products_by_sku: Mapping[str, SaleProduct],
     *,
     inactive_allowed: bool = False,
 ) -> PricedOrder | list[FieldError]:
@@ -52,8 +80,10 @@ def price_order(
     `inactive_allowed` is for historical orders: a product retired since was sold then.
     """
     currency = order.currency
+    digits = minor_unit_digits(currency)
     priced: list[PricedLine] = []
     errors: list[FieldError] = []
+    subtotal = discount_total = 0  # minor units
     for index, line in enumerate(order.lines):
         # Error texts are made only for lines that fail: this runs for every imported line.
         if line.product_id is not None:
@@ -82,8 +112,9 @@ def price_order(
             continue
         if line.unit_price is not None:
             unit_price = quantize_money(line.unit_price, currency)
+            unit_minor = _minor(unit_price, digits)
         elif product.currency == currency:
-            unit_price = product.price  # stored rounded to its currency already
+            unit_price, unit_minor = product.price, product.price_minor
         else:
             errors.append(
                 FieldError(
@@ -94,17 +125,24 @@ def price_order(
                 )
             )
             continue
-        discount = quantize_money(line.discount, currency) if line.discount else _ZERO
-        gross = unit_price * line.quantity
-        if discount > gross:
+        if line.discount:
+            discount = quantize_money(line.discount, currency)
+            discount_minor = _minor(discount, digits)
+        else:
+            discount, discount_minor = _ZERO, 0
+        gross = unit_minor * line.quantity
+        if discount_minor > gross:
             errors.append(
                 FieldError(
                     field=f"lines.{index}.discount",
-                    message=f"{discount} is more than the line's {gross} (quantity x unit_price)",
+                    message=f"{discount} is more than the line's {_decimal(gross, digits)} "
+                    "(quantity x unit_price)",
                     code="discount_too_large",
                 )
             )
             continue
+        subtotal += gross
+        discount_total += discount_minor
         priced.append(
             PricedLine(
                 line_number=index + 1,
@@ -113,22 +151,27 @@ def price_order(
                 quantity=line.quantity,
                 unit_price=unit_price,
                 discount=discount,
-                line_total=gross - discount,
+                line_total=_decimal(gross - discount_minor, digits),
             )
         )
     if errors:
         return errors
-    subtotal = sum((line.line_total + line.discount for line in priced), _ZERO)
-    discount_total = sum((line.discount for line in priced), _ZERO)
-    if subtotal >= MAX_AMOUNT:
+    subtotal_amount = _decimal(subtotal, digits)
+    if subtotal_amount >= MAX_AMOUNT:
         return [
             FieldError(
                 field="lines",
-                message=f"the order's subtotal {subtotal} is beyond the largest amount stored",
+                message=f"the order's subtotal {subtotal_amount} is beyond the largest amount "
+                "stored",
                 code="amount_too_large",
             )
         ]
-    return PricedOrder(priced, subtotal, discount_total, subtotal - discount_total)
+    return PricedOrder(
+        priced,
+        subtotal_amount,
+        _decimal(discount_total, digits),
+        _decimal(subtotal - discount_total, digits),
+    )
 
 
 def _product_field(index: int, line: OrderLineCreate) -> str:

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from crm_orders.database import ORDER_LINE_FEED, feed_counter
 from crm_orders.orders.models import Order, OrderLine, OrderStatusChange, Refund, RefundLine
-from crm_shared.bulk import insert_many
+from crm_shared.bulk import insert_rows
 from crm_shared.db import dialect_of
 from crm_shared.feed import take_positions
 
@@ -187,20 +187,34 @@ async def customer_figures(db: Db, customer_id: uuid.UUID) -> list[Row[Any]]:
     return list((await db.execute(statement)).all())
 
 
-async def insert_orders(session: AsyncSession, records: list[dict[str, Any]]) -> None:
-    await insert_many(session, orders, records)
+# Columns of the rows an import writes, in the order its rows carry their values.
+ORDER_COLUMNS = (
+    "id customer_id external_ref status channel currency subtotal discount_total total "
+    "refunded_total placed_at created_at updated_at"
+).split()
+LINE_COLUMNS = (
+    "id order_id line_number product_id sku quantity unit_price discount line_total "
+    "refunded_quantity refunded_amount change_position"
+).split()
+STATUS_CHANGE_COLUMNS = ["id", "order_id", "from_status", "to_status", "at"]
+REFUND_COLUMNS = ["id", "order_id", "amount", "reason", "created_at"]
+REFUND_LINE_COLUMNS = ["refund_id", "order_line_id", "quantity", "amount"]
 
 
-async def insert_lines(session: AsyncSession, records: list[dict[str, Any]]) -> None:
-    await insert_many(session, order_lines, records)
+async def insert_orders(session: AsyncSession, rows: Sequence[Sequence[Any]]) -> None:
+    await insert_rows(session, orders, ORDER_COLUMNS, rows)
 
 
-async def insert_status_changes(session: AsyncSession, records: list[dict[str, Any]]) -> None:
-    await insert_many(session, status_changes, records)
+async def insert_lines(session: AsyncSession, rows: Sequence[Sequence[Any]]) -> None:
+    await insert_rows(session, order_lines, LINE_COLUMNS, rows)
+
+
+async def insert_status_changes(session: AsyncSession, rows: Sequence[Sequence[Any]]) -> None:
+    await insert_rows(session, status_changes, STATUS_CHANGE_COLUMNS, rows)
 
 
 async def insert_refunds(
-    session: AsyncSession, records: list[dict[str, Any]], line_records: list[dict[str, Any]]
+    session: AsyncSession, rows: Sequence[Sequence[Any]], line_rows: Sequence[Sequence[Any]]
 ) -> None:
-    await insert_many(session, refunds, records)
-    await insert_many(session, refund_lines, line_records)
+    await insert_rows(session, refunds, REFUND_COLUMNS, rows)
+    await insert_rows(session, refund_lines, REFUND_LINE_COLUMNS, line_rows)

@@ -28,7 +28,7 @@ from crm_orders.orders.errors import (
     RefundNotAllowed,
 )
 from crm_orders.orders.models import Order, OrderLine, OrderStatusChange, Refund, RefundLine
-from crm_orders.orders.pricing import price_order
+from crm_orders.orders.pricing import SaleProduct, price_order
 from crm_orders.orders.repository import Db, OrderFilters
 from crm_shared.db import utcnow
 from crm_shared.errors import InvalidCursor
@@ -153,8 +153,8 @@ class SaleProducts:
     COLUMNS = ("id", "sku", "price", "currency", "active")
 
     def __init__(self) -> None:
-        self.by_id: dict[uuid.UUID, Any] = {}
-        self.by_sku: dict[str, Any] = {}
+        self.by_id: dict[uuid.UUID, SaleProduct] = {}
+        self.by_sku: dict[str, SaleProduct] = {}
 
     async def load(self, db: Db, placed: Iterable[OrderCreate]) -> None:
         """Look up the products of these orders not looked up yet: two queries at most."""
@@ -173,8 +173,9 @@ class SaleProducts:
             *await catalogue.rows_by_sku(db, list(skus), *self.COLUMNS),
         ]
         for row in rows:
-            self.by_id[row.id] = row
-            self.by_sku[row.sku] = row
+            product = SaleProduct.of(row)
+            self.by_id[product.id] = product
+            self.by_sku[product.sku] = product
 
 
 async def create_order(session: AsyncSession, payload: OrderCreate) -> OrderDetail:

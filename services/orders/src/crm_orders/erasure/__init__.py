@@ -1,0 +1,1 @@
+"""Erased customers: the orders service forgets their personal text, keeps their orders."""
