@@ -22,7 +22,9 @@ sync_cursors = sync_cursor_table(metadata)
 
 ORDER_LINES_FEED = "order_lines"
 CUSTOMERS_FEED = "customers"
-FEEDS = (ORDER_LINES_FEED, CUSTOMERS_FEED)
+INTERACTIONS_FEED = "interactions"
+TICKETS_FEED = "tickets"
+FEEDS = (ORDER_LINES_FEED, CUSTOMERS_FEED, INTERACTIONS_FEED, TICKETS_FEED)
 
 # Repositories run on the request's session (writes) or a plain connection (reads, runs).
 Db = AsyncSession | AsyncConnection

@@ -8,14 +8,18 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from crm_analytics.customer_models.router import router as customer_models_router
 from crm_analytics.database import FEEDS, sync_cursors
+from crm_analytics.insights.router import router as insights_router
 from crm_analytics.runs import repository as runs_repository
 from crm_analytics.runs.errors import RunInProgress
 from crm_analytics.runs.router import router as runs_router
 from crm_analytics.runs.service import Runner
+from crm_analytics.scores.distribution import router as distribution_router
 from crm_analytics.scores.router import router as scores_router
 from crm_analytics.segments.router import router as segments_router
 from crm_analytics.settings import AnalyticsSettings
+from crm_analytics.topics.router import router as topics_router
 from crm_shared.app import PeriodicJob, create_service_app, serve
 from crm_shared.db import Database, utcnow
 from crm_shared.errors import UpstreamUnavailable
@@ -37,6 +41,21 @@ TAGS = [
     {"name": "runs", "description": "Scoring runs: sync, score, swap in."},
     {"name": "scores", "description": "Customers' scores and the dashboard summary."},
     {"name": "segments", "description": "Built-in and custom segments, members, exports."},
+    {
+        "name": "customer models",
+        "description": "Clusters, churn risk and the spend forecast of the current run, "
+        "with their quality measured on held-out data.",
+    },
+    {
+        "name": "review topics",
+        "description": "Review keywords per product and segment, rating trends, and groups "
+        "of similar complaint and feedback tickets.",
+    },
+    {
+        "name": "insights",
+        "description": "Basket rules (frequently bought together) and referral influence "
+        "of the current run.",
+    },
     {"name": "operations", "description": "Health, readiness and metrics."},
 ]
 
@@ -116,7 +135,15 @@ def create_app(settings: AnalyticsSettings | None = None) -> FastAPI:
         title="CRM analytics service",
         version=VERSION,
         description=DESCRIPTION,
-        routers=[runs_router, scores_router, segments_router],
+        routers=[
+            runs_router,
+            scores_router,
+            distribution_router,
+            segments_router,
+            customer_models_router,
+            topics_router,
+            insights_router,
+        ],
         migrations=Path(__file__).parent / "migrations",
         openapi_tags=TAGS,
         ready_checks={"feeds": _feeds_ready},

@@ -85,6 +85,8 @@ async def test_a_run_syncs_scores_and_reports_itself(
     assert {feed["feed"]: (feed["ok"], feed["lines"]) for feed in run["sync"]} == {
         "customers": (True, 4),
         "order_lines": (True, 10),
+        "interactions": (True, 0),
+        "tickets": (True, 0),
     }
     assert run["data_as_of"] is not None
 
@@ -211,7 +213,7 @@ async def test_a_source_that_is_down_leaves_the_run_scoring_the_copy_it_has(
     assert ready.status_code == 200
     note = ready.json()["checks"]["feeds"]
     assert note.startswith("ok: serving run " + second["id"])
-    assert "still ready although the source of order_lines is down" in note
+    assert "still ready although the source of order_lines, interactions is down" in note
     scores = await client.get(f"/v1/customers/{customers[0]}/scores")
     assert (
         scores.headers["x-data-as-of"]
@@ -232,7 +234,7 @@ async def test_not_ready_when_a_source_fails_before_any_run_succeeded(
     assert fresh.status_code == 200
     assert fresh.json()["checks"]["feeds"].startswith("ok: no run yet")
     report = await sync_all(database, Sources(customers=down(), orders=down()), 100)
-    assert [feed.ok for feed in report.feeds] == [False, False]
+    assert [feed.ok for feed in report.feeds] == [False, False, False, False]
     problem = assert_problem(await client.get("/ready"), 503, "not-ready")
     assert problem["checks"]["feeds"] == "failing: FeedsUnavailable"
     assert problem["checks"]["database"] == "ok"

@@ -32,14 +32,29 @@ async def test_each_pull_reads_only_the_changes_since_the_last(
         await shop.order(ada, days_ago=days)
     await shop.order(bob, days_ago=3)
 
-    assert await _sync(app, database) == {"customers": 2, "order_lines": 5}
+    assert await _sync(app, database) == {
+        "customers": 2,
+        "order_lines": 5,
+        "interactions": 0,
+        "tickets": 0,
+    }
     assert await count_rows(database, "order_lines") == 5
     assert await count_rows(database, "customers") == 2
 
     await shop.order(bob, days_ago=1)
     await shop.update(ada, locale="de-DE")
-    assert await _sync(app, database) == {"customers": 1, "order_lines": 1}
-    assert await _sync(app, database) == {"customers": 0, "order_lines": 0}
+    assert await _sync(app, database) == {
+        "customers": 1,
+        "order_lines": 1,
+        "interactions": 0,
+        "tickets": 0,
+    }
+    assert await _sync(app, database) == {
+        "customers": 0,
+        "order_lines": 0,
+        "interactions": 0,
+        "tickets": 0,
+    }
     async with database.engine.connect() as db:
         locale = await db.scalar(select(customers.c.locale).where(customers.c.id == uuid.UUID(ada)))
     assert locale == "de-DE"

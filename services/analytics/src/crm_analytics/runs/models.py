@@ -81,6 +81,11 @@ customer_scores = Table(
     Column("dcf_clv", Float, nullable=True),
     Column("value_tier", String(10), nullable=False),
     Column("lifecycle_stage", String(16), nullable=False),
+    Column("cluster_id", Integer, nullable=True),
+    Column("cluster_label", String(100), nullable=True),
+    Column("churn_probability", Float, nullable=True),
+    Column("churn_risk", String(10), nullable=True),
+    Column("forecast_spend", Float, nullable=True),
     Index("ix_customer_scores_customer_id", "customer_id"),
 )
 

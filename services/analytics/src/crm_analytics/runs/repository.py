@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Row, and_, delete, insert, or_, select, update
 
 from crm_analytics.database import Db, Rows
+from crm_analytics.insights import repository as insights_repository
 from crm_analytics.runs.models import CURRENT_SLOT, current_run, customer_scores, runs
 from crm_analytics.segments.models import segment_members
 from crm_analytics.sync.models import LIVE, customers
@@ -78,6 +79,7 @@ async def drop_results(db: Db, run_ids: Sequence[uuid.UUID]) -> None:
         return
     await db.execute(delete(segment_members).where(segment_members.c.run_id.in_(run_ids)))
     await db.execute(delete(customer_scores).where(customer_scores.c.run_id.in_(run_ids)))
+    await insights_repository.drop_results(db, run_ids)
     await db.execute(update(runs).where(runs.c.id.in_(run_ids)).values(results_kept=False))
 
 

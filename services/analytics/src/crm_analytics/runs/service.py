@@ -26,6 +26,8 @@ import pandas as pd
 from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 
+from crm_analytics.customer_models import service as customer_models
+from crm_analytics.insights import service as insights
 from crm_analytics.runs import repository
 from crm_analytics.runs.errors import RunInProgress, RunNotFound
 from crm_analytics.runs.lifecycle import push_lifecycle_stages
@@ -37,6 +39,7 @@ from crm_analytics.settings import AnalyticsSettings, ScoringWorker
 from crm_analytics.sync import repository as sync_repository
 from crm_analytics.sync.models import DELETED, ERASED, MERGED
 from crm_analytics.sync.service import sync_all
+from crm_analytics.topics import service as topics_service
 from crm_shared.db import Database, utcnow
 from crm_shared.errors import InvalidCursor
 from crm_shared.ids import uuid7
@@ -66,12 +69,21 @@ def parameters_of(settings: AnalyticsSettings, as_of: dt.date) -> ScoringParamet
         active_days=settings.active_days,
         at_risk_days=settings.at_risk_days,
         churned_days=settings.churned_days,
+        customer_models=settings.customer_models,
+        model_horizon_days=settings.model_horizon_days,
+        model_min_customers=settings.model_min_customers,
+        model_training_sample=settings.model_training_sample,
+        churn_thresholds=settings.churn_thresholds,
+        cluster_k_range=settings.cluster_k_range,
+        cluster_fit_sample=settings.cluster_fit_sample,
+        cluster_silhouette_sample=settings.cluster_silhouette_sample,
     )
 
 
 def _parameters_json(parameters: ScoringParameters) -> dict[str, Any]:
     values = dataclasses.asdict(parameters)
     values["as_of"] = parameters.as_of.isoformat()
+    values.pop("previous_clusters")
     return {
         key: list(value) if isinstance(value, tuple) else value for key, value in values.items()
     }
@@ -318,18 +330,36 @@ class Runner:
                 "no complete copy yet of " + ", ".join(never_copied) + ", and the source is down"
             )
         lines = await self._lines(parameters.as_of)
+        profiles: tuple[dict[str, Any], ...] = ()
         if lines.empty:
             rows: list[dict[str, Any]] = []
             fit: dict[str, Any] = {"skipped": "no purchases"}
         else:
+            async with self.database.engine.connect() as db:
+                previous = await customer_models.previous_clusters(db)
+            parameters = dataclasses.replace(parameters, previous_clusters=previous)
             result = await self.score_lines(lines, parameters)
             rows = score_rows(run_id, result.scores)
             fit = _json_safe(result.fit)
+            profiles = result.cluster_profiles
         for start in range(0, len(rows), repository.SCORE_BATCH):
             async with self.database.writer() as db:
                 await repository.add_scores(db, rows[start : start + repository.SCORE_BATCH])
         async with self.database.writer() as db:
+            await customer_models.store_clusters(db, run_id, _json_safe(list(profiles)))
+        topics = await topics_service.compute_run(
+            self.database,
+            run_id,
+            topics_service.parameters_of(self.settings, parameters.as_of),
+            self._pool(),
+        )
+        fit["topics"] = topics.fit
+        fit["insights"] = await insights.build_insights(
+            self.database, run_id, lines, _end_of(parameters.as_of), self.settings, self.off_loop
+        )
+        async with self.database.writer() as db:
             memberships = await segments.evaluate_all(db, run_id)
+            await topics_service.swap_in(db, run_id, topics.reviewers, self.settings.topic_keywords)
             await repository.point_to(db, run_id)
             await repository.update_run(
                 db,
@@ -375,11 +405,8 @@ class Runner:
     async def _lines(self, as_of: dt.date) -> pd.DataFrame:
         """The copy's order lines up to the end of `as_of`, each attributed to the customer
         who holds it now (merges followed), without deleted and erased customers."""
-        until = dt.datetime(as_of.year, as_of.month, as_of.day, tzinfo=dt.UTC) + dt.timedelta(
-            days=1
-        )
         async with self.database.engine.connect() as db:
-            rows = await sync_repository.scorable_lines(db, until)
+            rows = await sync_repository.scorable_lines(db, _end_of(as_of))
             statuses = await sync_repository.customer_statuses(db)
         frame = pd.DataFrame.from_records(
             rows, columns=["customer_id", "order_id", "placed_at", "amount", "quantity"]
@@ -405,6 +432,15 @@ class Runner:
             self._executor = None
             raise
 
+    async def off_loop(self, function: Callable[..., Any], *args: Any) -> Any:
+        """Any other maths of a run, on the same worker as the scoring."""
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._pool(), function, *args)
+        except BrokenProcessPool:
+            self._executor = None
+            raise
+
     def _pool(self) -> Executor:
         if self._executor is None:
             if self.settings.scoring_worker is ScoringWorker.process:
@@ -412,6 +448,11 @@ class Runner:
             else:
                 self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scoring")
         return self._executor
+
+
+def _end_of(as_of: dt.date) -> dt.datetime:
+    """The first moment after the day `as_of` (UTC): a run sees what happened before."""
+    return dt.datetime(as_of.year, as_of.month, as_of.day, tzinfo=dt.UTC) + dt.timedelta(days=1)
 
 
 _NOBODY = ""

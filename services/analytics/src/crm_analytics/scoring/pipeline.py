@@ -1,7 +1,9 @@
 """A full scoring run: order lines in, one row of scores per customer out (no I/O).
 
 `score_customers` chains the pure steps: the purchase summary and RFM (`rfm`), the
-BG/NBD and Gamma-Gamma fits and CLV (`clv`), value score, tiers and lifecycle (`value`).
+BG/NBD and Gamma-Gamma fits and CLV (`clv`), value score, tiers and lifecycle (`value`),
+then the learned customer models: clusters (`clusters`), and on a time split (`windows`)
+churn risk (`churn`) and the spend forecast (`forecast`).
 Customers with no purchase up to `as_of` get no row (their stage, prospect, is the
 caller's business).
 """
@@ -17,7 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crm_analytics.scoring import clv, rfm, value
+from crm_analytics.scoring import churn, clusters, clv, forecast, rfm, value, windows
+from crm_analytics.scoring.clusters import PreviousCluster
 
 DAYS_PER_MONTH = 365.25 / 12
 # Below this many repeat buyers a fit says little; the models are skipped and the
@@ -45,6 +48,11 @@ SCORE_COLUMNS = (
     "dcf_clv",
     "value_tier",
     "lifecycle_stage",
+    "cluster_id",
+    "cluster_label",
+    "churn_probability",
+    "churn_risk",
+    "forecast_spend",
 )
 
 
@@ -65,6 +73,16 @@ class ScoringParameters:
     active_days: int = 90
     at_risk_days: int = 180
     churned_days: int = 365
+    customer_models: bool = True
+    model_horizon_days: int = 90
+    model_min_customers: int = 50
+    model_training_sample: int = 200_000
+    churn_thresholds: tuple[float, float] = (0.5, 0.8)
+    cluster_k_range: tuple[int, int] = (2, 8)
+    cluster_fit_sample: int = 20_000
+    cluster_silhouette_sample: int = 4_000
+    # The previous run's clusters, so that the same kind of customer keeps its id.
+    previous_clusters: tuple[PreviousCluster, ...] = ()
 
     def __post_init__(self) -> None:
         if self.clv_horizon_months < 1:
@@ -78,14 +96,39 @@ class ScoringParameters:
             raise ValueError("tier_quantiles must satisfy 0 <= q1 <= q2 <= 1")
         if not 0 <= self.active_days <= self.at_risk_days <= self.churned_days:
             raise ValueError("need 0 <= active_days <= at_risk_days <= churned_days")
+        if self.model_horizon_days < 1:
+            raise ValueError("model_horizon_days must be at least 1")
+        self.churn_parameters()
+        self.cluster_parameters()
+
+    def churn_parameters(self) -> churn.ChurnParameters:
+        medium, high = self.churn_thresholds
+        return churn.ChurnParameters(
+            medium_threshold=medium,
+            high_threshold=high,
+            min_customers=self.model_min_customers,
+            training_sample=self.model_training_sample,
+        )
+
+    def cluster_parameters(self) -> clusters.ClusterParameters:
+        k_min, k_max = self.cluster_k_range
+        return clusters.ClusterParameters(
+            k_min=k_min,
+            k_max=k_max,
+            min_customers=self.model_min_customers,
+            fit_sample=max(self.cluster_fit_sample, self.cluster_silhouette_sample),
+            silhouette_sample=self.cluster_silhouette_sample,
+        )
 
 
 @dataclass(frozen=True)
 class ScoringResult:
-    """Scores per customer (index `customer_id`) and the JSON-able fit report of the run."""
+    """Scores per customer (index `customer_id`), the JSON-able fit report of the run and
+    the profile of each customer cluster (`clusters.fit_clusters`)."""
 
     scores: pd.DataFrame
     fit: dict[str, Any]
+    cluster_profiles: tuple[dict[str, Any], ...] = ()
 
 
 def _json_safe(value: Any) -> Any:
@@ -166,6 +209,14 @@ def score_customers(lines: pd.DataFrame, params: ScoringParameters) -> ScoringRe
         churned_days=params.churned_days,
     )
     timings["tiers"] = time.perf_counter() - step
+
+    models_fit: dict[str, Any] = {}
+    profiles: tuple[dict[str, Any], ...] = ()
+    if params.customer_models:
+        models_fit, profiles = _customer_models(lines, summary, scores, params, timings)
+    else:
+        for column in _MODEL_COLUMNS:
+            scores[column] = None
     timings["total"] = time.perf_counter() - started
 
     repeaters = int((summary["purchase_days"] > 1).sum())
@@ -183,8 +234,96 @@ def score_customers(lines: pd.DataFrame, params: ScoringParameters) -> ScoringRe
         }
     )
     return ScoringResult(
-        scores[list(SCORE_COLUMNS)], _json_safe({**fit, "timings": timings, "counts": counts})
+        scores[list(SCORE_COLUMNS)],
+        _json_safe({**fit, **models_fit, "timings": timings, "counts": counts}),
+        profiles,
     )
+
+
+_MODEL_COLUMNS = (
+    "cluster_id",
+    "cluster_label",
+    "churn_probability",
+    "churn_risk",
+    "forecast_spend",
+)
+
+
+def _customer_models(
+    lines: pd.DataFrame,
+    summary: pd.DataFrame,
+    scores: pd.DataFrame,
+    params: ScoringParameters,
+    timings: dict[str, float],
+) -> tuple[dict[str, Any], tuple[dict[str, Any], ...]]:
+    """Clusters, churn risk and the spend forecast into `scores`; their fit reports and
+    the cluster profiles. A model that cannot be fitted leaves its columns empty and
+    says why in its report: it never fails the run."""
+    n = len(scores)
+    report: dict[str, Any] = {}
+    profiles: tuple[dict[str, Any], ...] = ()
+
+    step = time.perf_counter()
+    cluster_ids = np.full(n, None, dtype=object)
+    cluster_labels = np.full(n, None, dtype=object)
+    try:
+        features = clusters.customer_features(scores.join(summary["tenure_days"]))
+        clustered = clusters.fit_clusters(
+            features,
+            scores["monetary"].to_numpy(dtype=np.float64),
+            params.cluster_parameters(),
+            params.previous_clusters,
+        )
+        report["clusters"] = clustered.report
+        if clustered.cluster_ids is not None and clustered.labels is not None:
+            cluster_ids = clustered.cluster_ids.astype(object)
+            cluster_labels = clustered.labels
+            profiles = tuple(clustered.profiles)
+    except Exception as error:  # a model is optional to the run, never fatal
+        report["clusters"] = {"skipped": f"failed: {type(error).__name__}: {error}"}
+    scores["cluster_id"] = cluster_ids
+    scores["cluster_label"] = cluster_labels
+    timings["clusters"] = time.perf_counter() - step
+
+    step = time.perf_counter()
+    probability = np.full(n, np.nan)
+    risk = np.full(n, None, dtype=object)
+    spend = np.full(n, np.nan)
+    try:
+        split = windows.time_split(lines, params.as_of, params.model_horizon_days, summary)
+    except Exception as error:
+        skipped = {"skipped": f"failed: {type(error).__name__}: {error}"}
+        report["churn"], report["forecast"] = skipped, skipped
+    else:
+        timings["time_split"] = time.perf_counter() - step
+        step = time.perf_counter()
+        try:
+            churned = churn.fit_churn(split, params.churn_parameters())
+            report["churn"] = churned.report
+            if churned.probability is not None and churned.risk is not None:
+                probability, risk = churned.probability, churned.risk
+        except Exception as error:
+            report["churn"] = {"skipped": f"failed: {type(error).__name__}: {error}"}
+        timings["churn"] = time.perf_counter() - step
+        step = time.perf_counter()
+        try:
+            forecasted = forecast.fit_forecast(
+                split,
+                forecast.ForecastParameters(
+                    min_customers=params.model_min_customers,
+                    training_sample=params.model_training_sample,
+                ),
+            )
+            report["forecast"] = forecasted.report
+            if forecasted.spend is not None:
+                spend = forecasted.spend
+        except Exception as error:
+            report["forecast"] = {"skipped": f"failed: {type(error).__name__}: {error}"}
+        timings["forecast"] = time.perf_counter() - step
+    scores["churn_probability"] = probability
+    scores["churn_risk"] = risk
+    scores["forecast_spend"] = spend
+    return report, profiles
 
 
 def _lifetime_value(

@@ -1,4 +1,5 @@
-"""The built-in segments: one per RFM segment and one per value tier, defined as rules."""
+"""The built-in segments, defined as rules: one per RFM segment, value tier and churn risk
+(one per customer cluster comes from each run's clusters, `customer_models.service`)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from crm_analytics.segments.rules import RFM_SEGMENTS, VALUE_TIERS
+from crm_analytics.segments.rules import CHURN_RISKS, RFM_SEGMENTS, VALUE_TIERS
 from crm_shared.schemas.analytics import SegmentKind
 
 
@@ -49,5 +50,15 @@ BUILT_IN: dict[str, SegmentDefinition] = {
             rule=f"value_tier = {_quoted(tier)}",
         )
         for tier in VALUE_TIERS
+    },
+    **{
+        f"churn-{risk}": SegmentDefinition(
+            id=f"churn-{risk}",
+            kind=SegmentKind.churn,
+            name=f"{risk.capitalize()} churn risk",
+            description=f"Customers whose churn risk is {risk} (by churn probability).",
+            rule=f"churn_risk = {_quoted(risk)}",
+        )
+        for risk in CHURN_RISKS
     },
 }

@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 
 from crm_analytics.database import Db, Rows
+from crm_analytics.insights.repository import REFERRAL_RULE_COLUMNS
 from crm_analytics.runs.models import customer_scores, runs
 from crm_analytics.segments.models import segment_members, segment_sizes, segments
 from crm_analytics.segments.rules import FIELDS, Columns
@@ -32,9 +33,12 @@ _CUSTOMER_FIELDS = ("country", "city", "locale", "created_at", "consent_email", 
 
 RULE_COLUMNS = Columns(
     fields={
-        name: (customers.c[name] if name in _CUSTOMER_FIELDS else customer_scores.c[name])
-        for name in FIELDS
-        if name != "tags"
+        **{
+            name: (customers.c[name] if name in _CUSTOMER_FIELDS else customer_scores.c[name])
+            for name in FIELDS
+            if name != "tags" and name not in REFERRAL_RULE_COLUMNS
+        },
+        **REFERRAL_RULE_COLUMNS,
     },
     customer_id=customer_scores.c.customer_id,
     tag_customer=customer_tags.c.customer_id,

@@ -49,6 +49,7 @@ RFM_SEGMENTS = (
 )
 VALUE_TIERS = ("high", "medium", "low")
 LIFECYCLE_STAGES = ("new", "active", "at_risk", "churned")
+CHURN_RISKS = ("high", "medium", "low")
 
 
 class FieldType(Enum):
@@ -85,6 +86,15 @@ FIELDS: dict[str, FieldSpec] = {
     "dcf_clv": FieldSpec(FieldType.number),
     "value_tier": FieldSpec(FieldType.choice, VALUE_TIERS),
     "lifecycle_stage": FieldSpec(FieldType.choice, LIFECYCLE_STAGES),
+    "cluster_id": FieldSpec(FieldType.integer),
+    "cluster_label": FieldSpec(FieldType.text),
+    "churn_probability": FieldSpec(FieldType.number),
+    "churn_risk": FieldSpec(FieldType.choice, CHURN_RISKS),
+    "forecast_spend": FieldSpec(FieldType.number),
+    "referrals_direct": FieldSpec(FieldType.integer),
+    "referrals_downstream": FieldSpec(FieldType.integer),
+    "referral_revenue": FieldSpec(FieldType.number),
+    "referral_influence": FieldSpec(FieldType.number),
     "first_purchase_at": FieldSpec(FieldType.timestamp),
     "last_purchase_at": FieldSpec(FieldType.timestamp),
     "country": FieldSpec(FieldType.text),

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Row
 
+from crm_analytics.customer_models import service as customer_models
 from crm_analytics.database import Db
 from crm_analytics.runs import repository as runs_repository
 from crm_analytics.segments import repository
@@ -49,14 +50,22 @@ def _definition(row: Row[Any]) -> SegmentDefinition:
     )
 
 
-async def all_definitions(db: Db) -> list[SegmentDefinition]:
+async def all_definitions(db: Db, run_id: uuid.UUID | None = None) -> list[SegmentDefinition]:
+    """Built-in segments (with the clusters of `run_id`, the current run by default),
+    then custom ones."""
+    if run_id is None:
+        run_id = await runs_repository.current_run_id(db)
+    clusters = await customer_models.cluster_segments(db, run_id)
     custom = [_definition(row) for row in await repository.custom_segments(db)]
-    return [*BUILT_IN.values(), *custom]
+    return [*BUILT_IN.values(), *clusters, *custom]
 
 
 async def definition(db: Db, segment_id: str) -> SegmentDefinition:
     if segment_id in BUILT_IN:
         return BUILT_IN[segment_id]
+    cluster = await customer_models.cluster_segment(db, segment_id)
+    if cluster is not None:
+        return cluster
     try:
         key = uuid.UUID(segment_id)
     except ValueError:
@@ -116,7 +125,7 @@ async def evaluate(db: Db, run_id: uuid.UUID, found: SegmentDefinition) -> None:
 
 async def evaluate_all(db: Db, run_id: uuid.UUID) -> int:
     """Memberships of every segment in a new run, and their sizes; returns the members."""
-    definitions = await all_definitions(db)
+    definitions = await all_definitions(db, run_id)
     for found in definitions:
         await evaluate(db, run_id, found)
     return await repository.measure(db, run_id, [found.id for found in definitions])

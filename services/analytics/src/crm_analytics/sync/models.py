@@ -28,6 +28,8 @@ order_lines = Table(
     Column("line_id", Uuid, primary_key=True),
     Column("order_id", Uuid, nullable=False),
     Column("customer_id", Uuid, nullable=False, index=True),
+    # Null only on lines copied before the copy kept products (re-pulled since).
+    Column("product_id", Uuid, nullable=True),
     Column("placed_at", UTCDateTime(timezone=True), nullable=False),
     Column("order_status", String(16), nullable=False),
     Column("quantity", Integer, nullable=False),
@@ -47,6 +49,7 @@ customers = Table(
     Column("id", Uuid, primary_key=True),
     Column("status", String(8), nullable=False),
     Column("merged_into", Uuid, nullable=True, index=True),
+    Column("referred_by", Uuid, nullable=True),
     Column("email", String(320), nullable=True),
     Column("first_name", String(200), nullable=True),
     Column("last_name", String(200), nullable=True),

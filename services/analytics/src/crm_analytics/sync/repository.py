@@ -12,9 +12,11 @@ from sqlalchemy import Float, String, cast, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from crm_analytics.database import Rows
+from crm_analytics.insights.models import customer_referrals
 from crm_analytics.runs.models import customer_scores
 from crm_analytics.segments.models import segment_members
 from crm_analytics.sync.models import LIVE, customer_tags, customers, order_lines
+from crm_analytics.topics import repository as topics
 from crm_shared.db import upsert
 
 # Keys per IN list: far below SQLite's limit of bind parameters.
@@ -33,6 +35,7 @@ async def apply_order_lines(db: AsyncConnection, lines: list[dict[str, Any]]) ->
             "line_id": uuid.UUID(line["line_id"]),
             "order_id": uuid.UUID(line["order_id"]),
             "customer_id": uuid.UUID(line["customer_id"]),
+            "product_id": uuid.UUID(line["product_id"]) if line.get("product_id") else None,
             "placed_at": dt.datetime.fromisoformat(line["placed_at"]),
             "order_status": line["order_status"],
             "quantity": int(line["quantity"]),
@@ -57,6 +60,7 @@ _NO_ATTRIBUTES: dict[str, Any] = {
     "country": None,
     "locale": None,
     "lifecycle_stage": None,
+    "referred_by": None,
     "consent_email": False,
     "consent_sms": False,
     "created_at": None,
@@ -93,6 +97,7 @@ def _customer_row(line: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         country=address.get("country"),
         locale=customer.get("locale"),
         lifecycle_stage=customer.get("lifecycle_stage"),
+        referred_by=uuid.UUID(customer["referred_by"]) if customer.get("referred_by") else None,
         consent_email=bool(consents.get("email", False)),
         consent_sms=bool(consents.get("sms", False)),
         created_at=dt.datetime.fromisoformat(customer["created_at"]),
@@ -116,6 +121,7 @@ async def apply_customers(db: AsyncConnection, lines: list[dict[str, Any]]) -> N
         await db.execute(delete(customer_tags).where(customer_tags.c.customer_id.in_(chunk)))
     if tags:
         await db.execute(insert(customer_tags), tags)
+    await topics.forget_customers(db, erased)
     await forget_scores(db, erased)
 
 
@@ -124,6 +130,9 @@ async def forget_scores(db: AsyncConnection, customer_ids: Sequence[uuid.UUID]) 
     for chunk in _chunks(customer_ids):
         await db.execute(delete(segment_members).where(segment_members.c.customer_id.in_(chunk)))
         await db.execute(delete(customer_scores).where(customer_scores.c.customer_id.in_(chunk)))
+        await db.execute(
+            delete(customer_referrals).where(customer_referrals.c.customer_id.in_(chunk))
+        )
 
 
 def _chunks(values: Sequence[uuid.UUID]) -> list[Sequence[uuid.UUID]]:

@@ -7,14 +7,24 @@ from dataclasses import dataclass
 
 import httpx
 
-from crm_analytics.database import CUSTOMERS_FEED, ORDER_LINES_FEED, sync_cursors
+from crm_analytics.database import (
+    CUSTOMERS_FEED,
+    INTERACTIONS_FEED,
+    ORDER_LINES_FEED,
+    TICKETS_FEED,
+    sync_cursors,
+)
 from crm_analytics.sync import repository
+from crm_analytics.topics import repository as topics
 from crm_shared.db import Database, utcnow
 from crm_shared.schemas.analytics import FeedSync
 from crm_shared.sync import Apply, FeedUnavailable, Sources, feed_states, pull_feed
 
 CUSTOMER_FEED_PATH = "/v1/customers/export"
 ORDER_LINES_FEED_PATH = "/v1/export/order-lines"
+# Ratings and reviews for the review topics, and complaint and feedback tickets.
+INTERACTIONS_FEED_PATH = "/v1/export/interactions"
+TICKETS_FEED_PATH = "/v1/tickets/export"
 
 
 @dataclass(frozen=True)
@@ -36,6 +46,8 @@ async def sync_all(database: Database, sources: Sources, batch_lines: int) -> Sy
     feeds: list[tuple[str, httpx.AsyncClient, str, Apply]] = [
         (CUSTOMERS_FEED, sources.customers, CUSTOMER_FEED_PATH, repository.apply_customers),
         (ORDER_LINES_FEED, sources.orders, ORDER_LINES_FEED_PATH, repository.apply_order_lines),
+        (INTERACTIONS_FEED, sources.orders, INTERACTIONS_FEED_PATH, topics.apply_reviews),
+        (TICKETS_FEED, sources.customers, TICKETS_FEED_PATH, topics.apply_tickets),
     ]
     pulled: dict[str, int] = {}
     errors: dict[str, str] = {}

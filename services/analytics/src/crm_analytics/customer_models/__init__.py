@@ -1,0 +1,1 @@
+"""Learned customer models of a run: clusters, churn risk and the spend forecast."""

@@ -1,0 +1,1 @@
+"""Insights per run: basket rules between products and the referral graph's influence."""
