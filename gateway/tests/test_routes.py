@@ -37,6 +37,8 @@ CUSTOMER_ID = "0190f1b2-7c1e-7a00-8000-000000000001"
         ("/v1/scores", "analytics"),
         ("/v1/runs/r-1", "analytics"),
         (f"/v1/recommendations/{CUSTOMER_ID}", "recommend"),
+        ("/v1/recommendations/a\nb", "recommend"),
+        ("/v1/recommendations/session", "recommend"),
         ("/v1/recommendations:batch", "recommend"),
         ("/v1/products/popular", "recommend"),
         ("/v1/products/p-1/similar", "recommend"),
@@ -57,6 +59,13 @@ def test_each_path_goes_to_the_service_that_owns_it(path: str, upstream: str | N
 )
 def test_paths_no_row_claims_match_nothing(path: str) -> None:
     assert match(path) is None
+
+
+def test_a_visitors_session_recommendations_are_a_storefront_read() -> None:
+    route = match("/v1/recommendations/session")
+    assert route is not None
+    assert route.scope_for("POST") == Scope.recommendations_read
+    assert routes.allowed(ApiKeyRole.storefront, Scope.recommendations_read)
 
 
 def test_reads_and_writes_of_a_family_need_different_scopes() -> None:

@@ -2,8 +2,9 @@
 
 It replaces the service-token check of the services (see `create_service_app`): callers
 present API keys; the gateway itself carries the service token to the services.
-Order of refusals: 401 (no or unknown key), 404 (no such route), 405 (method not
-offered), 403 (the key's role lacks the scope), 429 (rate limit), 413 (body too large).
+Order of refusals: 503 (the key store is unreachable and the key not looked up before),
+401 (no or unknown key), 404 (no such route), 405 (method not offered), 403 (the key's
+role lacks the scope), 429 (rate limit), 413 (body too large).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crm_gateway import proxy, routes
+from crm_gateway.keys.service import KeyStoreUnavailable
 from crm_gateway.problems import send_problem
 from crm_gateway.routes import Traffic
 from crm_gateway.runtime import Runtime
@@ -73,7 +75,20 @@ class EdgeMiddleware:
                 headers=_UNAUTHORIZED,
             )
             return
-        caller = await runtime.key_ring.recognise(token)
+        try:
+            caller = await runtime.key_ring.recognise(token)
+        except KeyStoreUnavailable:
+            await send_problem(
+                scope,
+                send,
+                status=503,
+                slug="key-store-unavailable",
+                title="The key store is unavailable",
+                detail="The gateway cannot read its API keys right now; nothing was "
+                "forwarded. Retry shortly.",
+                headers=[(b"retry-after", b"1")],
+            )
+            return
         if caller is None:
             await send_problem(
                 scope,

@@ -11,6 +11,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
 from crm_gateway.customer360.router import router as customer360_router
+from crm_gateway.dashboard.router import router as dashboard_router
 from crm_gateway.edge import EdgeMiddleware, FastLane
 from crm_gateway.keys.router import router as keys_router
 from crm_gateway.keys.service import KeyRing
@@ -34,6 +35,10 @@ and a circuit breaker per service.
 TAGS = [
     {"name": "keys", "description": "API keys: create, list and revoke (admin keys only)."},
     {"name": "customer 360", "description": "A customer as every service knows them."},
+    {
+        "name": "dashboard",
+        "description": "The marketing dashboard's session (pages at /dashboard/).",
+    },
     {"name": "operations", "description": "Health, readiness and metrics."},
 ]
 
@@ -81,7 +86,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         title="CRM platform API",
         version=VERSION,
         description=DESCRIPTION,
-        routers=[keys_router, customer360_router],
+        routers=[keys_router, customer360_router, dashboard_router],
         migrations=Path(__file__).parent / "migrations",
         openapi_tags=TAGS,
         ready_checks={name: _upstream_ready(name) for name in settings.required()},

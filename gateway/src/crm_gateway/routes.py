@@ -26,6 +26,7 @@ class Scope(StrEnum):
     catalogue_write = "catalogue:write"
     orders_read = "orders:read"
     orders_write = "orders:write"
+    reports_read = "reports:read"
     interactions_read = "interactions:read"
     interactions_write = "interactions:write"
     exports_read = "exports:read"
@@ -50,6 +51,7 @@ ROLE_SCOPES: dict[ApiKeyRole, frozenset[Scope]] = {
             Scope.catalogue_read,
             Scope.orders_read,
             Scope.orders_write,
+            Scope.reports_read,
             Scope.interactions_read,
             Scope.interactions_write,
         }
@@ -60,6 +62,10 @@ ROLE_SCOPES: dict[ApiKeyRole, frozenset[Scope]] = {
             Scope.segments_write,
             Scope.scores_read,
             Scope.recommendations_batch,
+            # The dashboard: shop-wide figures, run and model status, a customer's list.
+            Scope.reports_read,
+            Scope.runs_read,
+            Scope.recommendations_read,
         }
     ),
     ApiKeyRole.admin: frozenset(Scope),
@@ -97,6 +103,7 @@ ROUTES: tuple[Route, ...] = (
     # The gateway's own API.
     Route("/v1/admin/**", GATEWAY, Scope.keys_admin, Scope.keys_admin),
     Route("/v1/customers/*/360", GATEWAY, Scope.customers_read),
+    Route("/v1/dashboard/session", GATEWAY, Scope.segments_read),
     # Paths under a customer that other services own.
     Route("/v1/customers/*/orders/**", "orders", Scope.orders_read),
     Route("/v1/customers/*/interactions/**", "orders", Scope.interactions_read),
@@ -105,7 +112,10 @@ ROUTES: tuple[Route, ...] = (
     # Customer service.
     Route("/v1/customers/import", "customer", None, Scope.customers_write, Traffic.bulk),
     Route("/v1/customers/export", "customer", Scope.customers_read, None, Traffic.bulk),
+    # Which customers exist: a read whose list of ids is too long for a query.
+    Route("/v1/customers/existing", "customer", None, Scope.customers_read),
     Route("/v1/customers/**", "customer", Scope.customers_read, Scope.customers_write),
+    Route("/v1/tickets/export", "customer", Scope.tickets_read, None, Traffic.bulk),
     Route("/v1/tickets/**", "customer", Scope.tickets_read, Scope.tickets_write),
     Route("/v1/tags/**", "customer", Scope.customers_read),
     # Recommendation service; its product paths come before the catalogue's.
@@ -114,12 +124,20 @@ ROUTES: tuple[Route, ...] = (
     Route(
         "/v1/recommendations:batch", "recommend", None, Scope.recommendations_batch, Traffic.bulk
     ),
+    # A visitor's session recommendations: a read whose input is too long for a query.
+    Route(
+        "/v1/recommendations/session",
+        "recommend",
+        Scope.recommendations_read,
+        Scope.recommendations_read,
+    ),
     Route("/v1/recommendations/**", "recommend", Scope.recommendations_read),
     Route("/v1/models/**", "recommend", Scope.runs_read, Scope.runs_write),
     # Orders service.
     Route("/v1/products/import", "orders", None, Scope.catalogue_write, Traffic.bulk),
     Route("/v1/products/**", "orders", Scope.catalogue_read, Scope.catalogue_write),
     Route("/v1/orders/import", "orders", None, Scope.orders_write, Traffic.bulk),
+    Route("/v1/orders/summary", "orders", Scope.reports_read),
     Route("/v1/orders/**", "orders", Scope.orders_read, Scope.orders_write),
     Route(
         "/v1/interactions/**",
@@ -132,6 +150,7 @@ ROUTES: tuple[Route, ...] = (
     # Analytics service.
     Route("/v1/segments/**", "analytics", Scope.segments_read, Scope.segments_write),
     Route("/v1/scores/**", "analytics", Scope.scores_read),
+    Route("/v1/insights/**", "analytics", Scope.scores_read),
     Route("/v1/runs/**", "analytics", Scope.runs_read, Scope.runs_write),
 )
 
@@ -143,7 +162,8 @@ def _compile(pattern: str) -> re.Pattern[str]:
         parts.pop()
         tail = "(?:/.*)?"
     body = "".join("/[^/]+" if part == "*" else "/" + re.escape(part) for part in parts)
-    return re.compile(f"^{body}{tail}$")
+    # DOTALL and \Z: a segment may hold any decoded character, a newline (`%0A`) included.
+    return re.compile(f"^{body}{tail}\\Z", re.DOTALL)
 
 
 _COMPILED: tuple[tuple[re.Pattern[str], Route], ...] = tuple(

@@ -50,7 +50,7 @@ async def list_keys(db: ReaderDep, page: PageDep) -> Page[ApiKeyRead]:
 @router.get(
     "/keys/{key_id}",
     response_model=ApiKeyRead,
-    responses=problem_responses(403, 404, 429),
+    responses=problem_responses(403, 404, 422, 429),
     summary="Read an API key",
 )
 async def get_key(key_id: KeyId, db: ReaderDep) -> ApiKeyRead:
@@ -60,7 +60,7 @@ async def get_key(key_id: KeyId, db: ReaderDep) -> ApiKeyRead:
 @router.delete(
     "/keys/{key_id}",
     response_model=ApiKeyRead,
-    responses=problem_responses(403, 404, 429),
+    responses=problem_responses(403, 404, 422, 429),
     summary="Revoke an API key",
 )
 async def revoke_key(key_id: KeyId, request: Request, session: SessionDep) -> ApiKeyRead:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -16,13 +17,19 @@ from crm_gateway.keys.errors import ApiKeyNotFound
 from crm_gateway.keys.models import ApiKey
 from crm_gateway.keys.repository import Db
 from crm_shared.db import Database, utcnow
-from crm_shared.errors import InvalidCursor
+from crm_shared.errors import DATABASE_UNAVAILABLE, InvalidCursor
 from crm_shared.pagination import decode_cursor, next_cursor
 from crm_shared.schemas.common import Page
 from crm_shared.schemas.gateway import ApiKeyCreate, ApiKeyCreated, ApiKeyRead, ApiKeyRole
 
 BOOTSTRAP_KEY_ID = "bootstrap"
 _CACHE_LIMIT = 10_000
+
+log = logging.getLogger("crm.gateway.keys")
+
+
+class KeyStoreUnavailable(Exception):
+    """The keys table cannot be read and the key was never looked up before."""
 
 
 def key_read(row: Any) -> ApiKeyRead:
@@ -117,7 +124,10 @@ class KeyRing:
         self._revoked: set[str] = set()
 
     async def recognise(self, token: str) -> Caller | None:
-        """The caller a key belongs to; None for a malformed, unknown or revoked key."""
+        """The caller a key belongs to; None for a malformed, unknown or revoked key.
+
+        Raises KeyStoreUnavailable when the database is unreachable and the key was never
+        looked up by this process."""
         if self._bootstrap_sha256 is not None and hmac.compare_digest(
             hashlib.sha256(token.encode()).hexdigest(), self._bootstrap_sha256
         ):
@@ -130,7 +140,17 @@ class KeyRing:
             return None
         entry = self._cache.get(key_id)
         if entry is None or entry.expires < time.monotonic():
-            entry = await self._load(key_id)
+            try:
+                entry = await self._load(key_id)
+            except DATABASE_UNAVAILABLE as exc:
+                # A database blip must not lock out every caller: a key looked up before
+                # keeps its last answer (a revocation made meanwhile lands on reconnect).
+                if entry is None:
+                    raise KeyStoreUnavailable(str(exc)) from exc
+                log.warning(
+                    "key store unavailable; the key's last lookup stands",
+                    extra={"key_id": key_id, "error": type(exc).__name__},
+                )
         # Compared even for unknown keys, so timing tells nothing about which ids exist.
         if not tokens.matches(secret, entry.secret_sha256) or entry.role is None:
             return None

@@ -72,6 +72,12 @@ async def test_unknown_run_and_version_are_404(shop: Any) -> None:
     assert_problem(response, 404, "model-version-not-found")
 
 
+async def test_a_version_number_out_of_range_is_a_422_not_a_database_error(shop: Any) -> None:
+    for version in ("0", str(2**31), "1180078484311724523520"):
+        response = await shop.recommend.post(f"/v1/models/{version}/activate")
+        assert_problem(response, 422, "validation-error")
+
+
 async def test_a_failed_run_keeps_the_serving_model(
     shop: Any, planted: Any, monkeypatch: Any
 ) -> None:

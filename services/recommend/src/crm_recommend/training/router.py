@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Path, Request, status
 
 from crm_recommend.training import repository
 from crm_recommend.training.service import run_schema, trainer_of
@@ -22,6 +23,11 @@ from crm_shared.schemas.recommend import (
 )
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
+# Versions are 32-bit integers in the database: a larger number names no version.
+MAX_VERSION = 2**31 - 1
+VersionNumber = Annotated[
+    int, Path(ge=1, le=MAX_VERSION, description="The model version's number.")
+]
 
 
 @router.get(
@@ -35,7 +41,7 @@ async def list_versions(request: Request, page: PageDep) -> ModelVersionPage:
     before = None
     if page.cursor is not None:
         (value,) = decode_cursor(page.cursor, 1)
-        if not isinstance(value, int):
+        if not isinstance(value, int) or not 0 < value <= MAX_VERSION:
             raise InvalidCursor("The cursor does not belong to this list.")
         before = value
     rows = await trainer.versions(page.limit, before)
@@ -115,7 +121,7 @@ async def get_training_run(request: Request, run_id: uuid.UUID) -> TrainingRun:
     responses=problem_responses(404, 409, 422),
     summary="Serve a model version (rollback)",
 )
-async def activate_version(request: Request, version: int) -> ModelVersion:
+async def activate_version(request: Request, version: VersionNumber) -> ModelVersion:
     """Loads the version fully, then swaps it in: requests in flight finish on the old one
     and none fails. 409 when its files are gone (older versions are pruned)."""
     return await trainer_of(request.app).activate(version)

@@ -1,0 +1,1 @@
+"""The marketing and operations dashboard: pages served by the gateway, data from its API."""
