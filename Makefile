@@ -9,7 +9,7 @@ RUN := $(UV) run --frozen --no-sync
 PACKAGES := shared/pyproject.toml $(wildcard services/*/pyproject.toml) $(wildcard gateway/pyproject.toml) $(wildcard cli/pyproject.toml)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint check-packages format bench clean up down
+.PHONY: help install run test lint check-packages format bench fuzz clean up down
 
 help:  ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -56,6 +56,11 @@ format: install  ## Apply ruff's fixes and formatting
 
 bench: install  ## Benchmarks; results to bench/results/ and docs/benchmarks.md
 	$(RUN) python -m bench
+
+FUZZ_EXAMPLES ?= 200
+
+fuzz: install  ## Fuzz every service's and the gateway's API (FUZZ_EXAMPLES per operation)
+	CRM_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) CRM_FUZZ_RANDOM=1 $(RUN) pytest tests/reliability/test_fuzz.py -n 2 --dist load -q
 
 clean:  ## Remove the environments and local data
 	rm -rf .venv $(TOOLS) var

@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
 import signal
 import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +16,7 @@ import httpx
 import pytest
 
 from crm_shared import synthetic
-from crm_shared.testing import free_port
+from crm_shared.testing import free_port, start_demo_stack, wait_for_output
 
 pytestmark = pytest.mark.e2e
 SERVICES = ("customer", "orders", "analytics", "recommend", "gateway")
@@ -30,38 +27,6 @@ DEMO_CUSTOMERS = 300
 def ports() -> dict[str, int]:
     """A free port per process, the gateway's included: nothing of the default ports."""
     return {name: free_port() for name in SERVICES}
-
-
-def _start(var: Path, ports: dict[str, int]) -> subprocess.Popen[str]:
-    moved = {f"{name.upper()}_PORT": str(port) for name, port in ports.items()}
-    return subprocess.Popen(  # noqa: S603
-        [
-            sys.executable,
-            "-m",
-            "crm_cli",
-            "run",
-            "--var",
-            str(var),
-            "--demo-customers",
-            str(DEMO_CUSTOMERS),
-        ],
-        env={**os.environ, **moved, "COLUMNS": "400"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
-def _wait_for(process: subprocess.Popen[str], text: str, timeout: float = 300) -> str:
-    assert process.stdout is not None
-    seen = []
-    deadline = time.monotonic() + timeout
-    for line in process.stdout:
-        seen.append(line)
-        if text in line:
-            return "".join(seen)
-        assert time.monotonic() < deadline, "".join(seen)
-    raise AssertionError(f"exited before {text!r}:\n{''.join(seen)}")
 
 
 def _interrupt(process: subprocess.Popen[str]) -> None:
@@ -105,9 +70,9 @@ def test_run_starts_everything_loads_the_demo_once_and_stops_cleanly(
 ) -> None:
     var = tmp_path / "var"
     gateway = f"http://127.0.0.1:{ports['gateway']}"
-    first = _start(var, ports)
+    first = start_demo_stack(var, ports, DEMO_CUSTOMERS)
     try:
-        output = _wait_for(first, "Ctrl-C stops everything")
+        output = wait_for_output(first, "Ctrl-C stops everything")
         assert "Loaded the demo shop" in output
         for name, port in ports.items():
             assert httpx.get(f"http://127.0.0.1:{port}/ready").status_code == 200, name
@@ -161,9 +126,9 @@ def test_run_starts_everything_loads_the_demo_once_and_stops_cleanly(
         assert not _listening(port), f"{name} still listens after Ctrl-C"
         assert (var / "log" / f"{name}.log").stat().st_size > 0
 
-    second = _start(var, ports)
+    second = start_demo_stack(var, ports, DEMO_CUSTOMERS)
     try:
-        output = _wait_for(second, "Ctrl-C stops everything")
+        output = wait_for_output(second, "Ctrl-C stops everything")
         assert "Loaded" not in output
         assert json.loads((var / "demo-keys.json").read_text()) == keys, "the keys are kept"
         assert _counts(gateway, keys["admin"]) == expected

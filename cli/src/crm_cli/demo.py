@@ -244,6 +244,7 @@ def print_welcome(console: Console, token: str, var: Path, keys: dict[str, str])
     console.print("[bold green]The CRM stack is up.[/bold green]")
     api = gateway_url()
     console.print(f"  gateway    {api}  (API docs: {api}/docs)")
+    console.print(f"  dashboard  {api}/dashboard/  (sign in with the marketing or admin key)")
     for service in SERVICES:
         if service.name != "gateway":
             console.print(
