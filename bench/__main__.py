@@ -16,10 +16,15 @@ BENCHMARKS = (
     "orders_ingest",
     "analytics_clv",
     "analytics_scoring",
+    "analytics_models",
+    "analytics_basket",
+    "analytics_topics",
     "recommend_quality",
     "recommend_training",
     "recommend_serving",
     "gateway_proxy",
+    "mixed_load",
+    "dashboard_aggregates",
 )
 
 

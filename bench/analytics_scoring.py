@@ -8,7 +8,9 @@ it and does one thing, so its peak RSS is its own (VmHWM, reset once the input i
 loaded, so the temporary copies of loading do not count; the input itself does):
 
 - ours: `score_customers` (purchase summary, RFM scores and segments, value score,
-  BG/NBD and Gamma-Gamma fits, CLV and DCF CLV, tiers, lifecycle);
+  BG/NBD and Gamma-Gamma fits, CLV and DCF CLV, tiers, lifecycle, and the learned
+  customer models: clusters, the time split, churn and spend models; their share of
+  the time is reported as `models_seconds`);
 - baseline: the RFM aggregation alone as a plain pandas groupby (lines to orders net of
   refunds, orders to first/last purchase, count, revenue, units per customer).
 
@@ -199,6 +201,18 @@ def main() -> None:
         # our RFM aggregation (summary + scores) over the same.
         "ratio": best["seconds"] / base["seconds"],
         "rfm_ratio": (timings["summary"] + timings["rfm"]) / base["seconds"],
+        # What the clusters, the time split and the churn and spend models add to the run.
+        "models_seconds": sum(
+            timings.get(stage, 0.0) for stage in ("clusters", "time_split", "churn", "forecast")
+        ),
+        "models": {
+            model: {
+                key: best["fit"][model].get(key)
+                for key in ("skipped", "k", "silhouette", "validation", "seconds")
+                if key in best["fit"][model]
+            }
+            for model in ("clusters", "churn", "forecast")
+        },
         "bgnbd": {key: best["fit"]["bgnbd"][key] for key in ("r", "alpha", "a", "b", "seconds")},
         "gamma_gamma": {
             key: best["fit"]["gamma_gamma"][key] for key in ("p", "q", "gamma", "seconds")

@@ -53,8 +53,9 @@ PRODUCTS = 2_000
 INTERACTION_BATCH = 20_000
 ORDER_BATCH = 10_000
 # Interactions batches hold the feed only while they write, so two requests overlap
-# (one is parsed while the other writes). An order import holds the order-lines feed from
-# its first batch to its end and overlaps reading and writing inside the request.
+# (one is parsed while the other writes). An order import is one transaction that
+# overlaps reading and writing inside the request (it claims feed positions per batch and
+# holds up no other writer); batches go one request at a time.
 INTERACTIONS_IN_FLIGHT = 2
 ORDERS_IN_FLIGHT = 1
 # Batches per turn when the service and raw COPY take turns.
