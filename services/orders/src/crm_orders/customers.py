@@ -63,11 +63,23 @@ class CustomerDirectory:
         self.cache_seconds = cache_seconds
         self.max_remembered = max_remembered
         self._known: dict[uuid.UUID, float] = {}
+        # One question in flight per customer: a burst of first orders of one customer
+        # waits for the same answer instead of asking the customer service once each.
+        self._asking: dict[uuid.UUID, asyncio.Task[None]] = {}
 
     async def require(self, customer_id: uuid.UUID) -> None:
         """Return if the customer exists; `CustomerNotFound` (422) or a 503 otherwise."""
         if self._remembered(customer_id, time.monotonic()):
             return
+        asking = self._asking.get(customer_id)
+        if asking is None:
+            asking = asyncio.create_task(self._ask(customer_id))
+            self._asking[customer_id] = asking
+            asking.add_done_callback(lambda _: self._asking.pop(customer_id, None))
+        # Shielded: a caller that gives up does not cancel the answer the others wait for.
+        await asyncio.shield(asking)
+
+    async def _ask(self, customer_id: uuid.UUID) -> None:
         response = await self._get(f"/v1/customers/{customer_id}", customer_id)
         if response.status_code == 404:
             raise CustomerNotFound(

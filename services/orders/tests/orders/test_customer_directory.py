@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
@@ -84,3 +85,27 @@ async def test_a_refusing_customer_service_is_unavailable_too(
             await directory.require(uuid.uuid4())
         with pytest.raises(CustomerServiceUnavailable):
             await directory.missing([uuid.uuid4()])
+
+
+async def test_a_burst_for_one_customer_asks_the_customer_service_once(
+    http: httpx.AsyncClient, new_customer
+) -> None:
+    customer, stranger = uuid.UUID(await new_customer()), uuid.uuid4()
+    asked: list[str] = []
+
+    async def count(request: httpx.Request) -> None:
+        asked.append(request.url.path)
+
+    http.event_hooks["request"].append(count)
+    directory = CustomerDirectory(http, cache_seconds=60)
+    await asyncio.gather(*(directory.require(customer) for _ in range(20)))
+    assert asked == [f"/v1/customers/{customer}"]
+    outcomes = await asyncio.gather(
+        *(directory.require(stranger) for _ in range(20)), return_exceptions=True
+    )
+    assert all(isinstance(outcome, CustomerNotFound) for outcome in outcomes)
+    assert asked[1:] == [f"/v1/customers/{stranger}"]
+    # The answer is not kept for a stranger: the next question asks again.
+    with pytest.raises(CustomerNotFound):
+        await directory.require(stranger)
+    assert len(asked) == 3
