@@ -18,6 +18,17 @@ MAX_PAGE_SIZE = 500
 # Feed positions and counts are 64-bit in the database: a larger number names nothing.
 MAX_FEED_POSITION = 2**63 - 1
 
+# The two query parameters of every change feed: `?cursor=` (the last position already
+# seen) and `?limit=` (stop after this many changes).
+FeedCursor = Annotated[
+    int,
+    Query(ge=0, le=MAX_FEED_POSITION, description="Position of the last change already seen."),
+]
+FeedLimit = Annotated[
+    int | None,
+    Query(ge=1, le=MAX_FEED_POSITION, description="Stop after this many changes."),
+]
+
 
 def encode_cursor(key: Sequence[Any]) -> str:
     raw = orjson.dumps(list(key), default=str)

@@ -15,7 +15,7 @@ from crm_shared.deps import DatabaseDep, ReaderDep, SessionDep
 from crm_shared.errors import problem_responses
 from crm_shared.feed import NdjsonStream
 from crm_shared.idempotency import idempotency_key_header
-from crm_shared.pagination import MAX_FEED_POSITION, PageDep
+from crm_shared.pagination import FeedCursor, FeedLimit, PageDep
 from crm_shared.schemas.common import Page
 from crm_shared.schemas.customers import (
     ConsentChannel,
@@ -130,12 +130,8 @@ async def existing_customers(payload: CustomerIds, db: ReaderDep) -> CustomerIds
 )
 async def export_customers(
     request: Request,
-    cursor: int = Query(
-        0, ge=0, le=MAX_FEED_POSITION, description="Position of the last change already seen."
-    ),
-    limit: int | None = Query(
-        None, ge=1, le=MAX_FEED_POSITION, description="Stop after this many changes."
-    ),
+    cursor: FeedCursor = 0,
+    limit: FeedLimit = None,
 ) -> NdjsonStream:
     """Updates, deletions, merges and erasures, each customer at its latest state.
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from crm_orders.export import service
 from crm_shared.db import Database
 from crm_shared.errors import problem_responses
 from crm_shared.feed import NdjsonStream
-from crm_shared.pagination import MAX_FEED_POSITION
+from crm_shared.pagination import FeedCursor, FeedLimit
 from crm_shared.schemas.exports import InteractionChange, OrderLineChange, ProductChange
 
 router = APIRouter(prefix="/v1", tags=["export"])
@@ -28,12 +28,6 @@ def _responses(line: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
     }
 
 
-_CURSOR = Query(
-    0, ge=0, le=MAX_FEED_POSITION, description="Position of the last change already seen."
-)
-_LIMIT = Query(None, ge=1, le=MAX_FEED_POSITION, description="Stop after this many changes.")
-
-
 def _stream(request: Request, feed: Feed, cursor: int, limit: int | None) -> NdjsonStream:
     return NdjsonStream(feed(request.app.state.database, cursor, limit))
 
@@ -46,7 +40,7 @@ def _stream(request: Request, feed: Feed, cursor: int, limit: int | None) -> Ndj
     summary="Stream order lines changed after a cursor",
 )
 async def export_order_lines(
-    request: Request, cursor: int = _CURSOR, limit: int | None = _LIMIT
+    request: Request, cursor: FeedCursor = 0, limit: FeedLimit = None
 ) -> NdjsonStream:
     """Every order line whose order or the line itself changed after `cursor` (created,
     paid, shipped, cancelled, refunded in part or whole), each once at its latest state.
@@ -64,7 +58,7 @@ async def export_order_lines(
     summary="Stream interactions recorded after a cursor",
 )
 async def export_interactions(
-    request: Request, cursor: int = _CURSOR, limit: int | None = _LIMIT
+    request: Request, cursor: FeedCursor = 0, limit: FeedLimit = None
 ) -> NdjsonStream:
     """Interactions in the order they were stored; resume with the last `position`."""
     return _stream(request, service.interaction_changes, cursor, limit)
@@ -78,7 +72,7 @@ async def export_interactions(
     summary="Stream products changed after a cursor",
 )
 async def export_products(
-    request: Request, cursor: int = _CURSOR, limit: int | None = _LIMIT
+    request: Request, cursor: FeedCursor = 0, limit: FeedLimit = None
 ) -> NdjsonStream:
     """Every product created or changed after `cursor`, each once at its latest state.
 
