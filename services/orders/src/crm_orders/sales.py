@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, Row, distinct, func, select
 from crm_orders.orders.repository import Db, orders
 from crm_shared.db import dialect_of
 from crm_shared.deps import ReaderDep
-from crm_shared.errors import problem_responses
+from crm_shared.errors import Unprocessable, problem_responses
 from crm_shared.schemas.orders import SalesInterval, SalesPeriod, SalesSummary
 from crm_shared.types import quantize_money
 
@@ -20,6 +20,11 @@ MAX_PERIODS = 520
 DEFAULT_PERIODS = {SalesInterval.week: 52, SalesInterval.month: 24}
 
 router = APIRouter(prefix="/v1", tags=["orders"])
+
+
+class WindowOutOfRange(Unprocessable):
+    slug = "window-out-of-range"
+    title = "The window reaches past the calendar"
 
 
 def period_start(day: dt.date, interval: SalesInterval) -> dt.date:
@@ -65,11 +70,8 @@ async def _last_order_day(db: Db) -> dt.date | None:
     latest: dt.datetime | str | None = (
         await db.execute(select(func.max(orders.c.placed_at)))
     ).scalar_one_or_none()
-    if latest is None:
-        return None
-    if isinstance(latest, str):  # SQLite answers an aggregate of the column as text
-        return dt.date.fromisoformat(latest[:10])
-    return latest.date()
+    # SQLite answers an aggregate of the column as text.
+    return None if latest is None else _as_date(latest)
 
 
 async def _period_rows(
@@ -115,8 +117,15 @@ async def sales_summary(
     count = periods or DEFAULT_PERIODS[interval]
     last_day = until or await _last_order_day(db) or dt.datetime.now(dt.UTC).date()
     last_start = period_start(last_day, interval)
-    start = _shift_back(last_start, interval, count - 1)
-    end = next_period(last_start, interval)
+    try:
+        start = _shift_back(last_start, interval, count - 1)
+        end = next_period(last_start, interval)
+    except (OverflowError, ValueError):
+        raise WindowOutOfRange(
+            f"{count} {interval.value}s up to {last_day} reach before year 1 or past year "
+            "9999: ask for fewer periods or another `until`.",
+            field="until",
+        ) from None
     rows = await _period_rows(db, interval, _midnight(start), _midnight(end))
     found = {(_as_date(row.period), row.currency): row for row in rows}
     currencies = sorted({currency for _, currency in found})

@@ -104,3 +104,15 @@ async def test_months_and_an_explicit_window(client: httpx.AsyncClient, planted)
 async def test_bad_parameters_are_422(client: httpx.AsyncClient) -> None:
     for params in ({"interval": "day"}, {"periods": 0}, {"periods": 521}, {"until": "soon"}):
         assert_problem(await client.get("/v1/orders/summary", params=params), 422)
+
+
+async def test_a_window_past_the_calendar_is_422(client: httpx.AsyncClient) -> None:
+    for params in (
+        {"until": "9999-12-31", "interval": "week"},
+        {"until": "9999-12-31", "interval": "month"},
+        {"until": "0001-01-03", "interval": "week", "periods": 52},
+        {"until": "0001-03-01", "interval": "month"},
+    ):
+        answer = await client.get("/v1/orders/summary", params=params)
+        assert_problem(answer, 422)
+        assert answer.json()["type"].endswith("window-out-of-range"), answer.json()
