@@ -136,6 +136,9 @@ async def merge_customers(
     survivor, duplicate = await _lock_pair(session, survivor_id, request.duplicate_id)
     if request.dry_run:
         # Its feed positions then roll back with the savepoint: the feeds stay as they were.
+        # The duplicate's tickets are locked first: a ticket writer holding one of them
+        # would otherwise wait for the held feed while the merge waits for its ticket.
+        await tickets_repository.lock_customer_tickets(session, duplicate.id)
         await customers_repository.hold_feeds(session)
     async with session.begin_nested() as savepoint:
         result = await _merge(session, survivor, duplicate, dry_run=request.dry_run)

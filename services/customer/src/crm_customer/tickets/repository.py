@@ -111,6 +111,12 @@ async def next_position(db: Db, count: int = 1) -> int:
     return await take_positions(db, feed_counter, TICKET_FEED, count)
 
 
+async def lock_customer_tickets(db: Db, customer_id: uuid.UUID) -> None:
+    """Lock every ticket of a customer until the transaction ends (PostgreSQL)."""
+    statement = select(tickets.c.id).where(tickets.c.customer_id == customer_id)
+    await db.execute(statement.order_by(tickets.c.id).with_for_update())
+
+
 async def mark_customer_tickets_changed(db: Db, customer_id: uuid.UUID) -> None:
     """Move every ticket of a customer to the head of the feed, each at its own position
     (an erasure redacted them, or a merge is moving them to the survivor)."""
