@@ -110,8 +110,9 @@ def gc_paused(*, freeze: bool = False) -> Iterator[None]:
     With `freeze`, for the batches of `write_while_reading`, the objects made so far are
     frozen on the way out (`gc.freeze` only moves a list): collections while the batch is
     written need not scan its objects again and again, which cost a tenth of an order
-    import, and reference counting frees them once written. The import unfreezes them
-    when it ends, so the collector still gets to any cycle among them.
+    import, and reference counting frees them once written. The freeze is process-wide:
+    the last import running unfreezes everything when it ends, so the collector still
+    gets to any cycle among them (or among other requests' objects frozen meanwhile).
     """
     if not gc.isenabled():
         yield
@@ -133,6 +134,8 @@ async def write_while_reading(
     One write at a time (they share the request's session), and the session is idle again
     before this returns or raises, so the request's transaction can end cleanly.
     """
+    global _imports_running
+    _imports_running += 1
     writing: asyncio.Task[None] | None = None
     try:
         async with contextlib.aclosing(batches):
@@ -148,8 +151,15 @@ async def write_while_reading(
                 await writing
         raise
     finally:
-        # What `gc_paused(freeze=True)` froze for the batches goes back to the collector.
-        gc.unfreeze()
+        _imports_running -= 1
+        if not _imports_running:
+            # What `gc_paused(freeze=True)` froze goes back to the collector, once no other
+            # import still counts on its own batches staying frozen.
+            gc.unfreeze()
+
+
+# Imports inside `write_while_reading` now: the freeze they share ends with the last one.
+_imports_running = 0
 
 
 def field_errors(exc: ValidationError) -> list[FieldError]:

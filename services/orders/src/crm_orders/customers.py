@@ -22,6 +22,7 @@ from fastapi import Depends, FastAPI, Request
 from crm_orders.settings import OrdersSettings
 from crm_shared.errors import Unprocessable, UpstreamUnavailable
 from crm_shared.http import service_client
+from crm_shared.schemas.customers import MAX_CUSTOMER_IDS
 
 log = logging.getLogger("crm.orders.customers")
 
@@ -29,7 +30,7 @@ log = logging.getLogger("crm.orders.customers")
 # few enough not to crowd the customer service out for its other callers.
 LOOKUP_CONCURRENCY = 4
 # What one `POST /v1/customers/existing` may name (the customer service's limit).
-IDS_PER_LOOKUP = 1000
+IDS_PER_LOOKUP = MAX_CUSTOMER_IDS
 MAX_REMEMBERED = 500_000
 
 

@@ -248,6 +248,10 @@ class GdprExport(BaseModel):
     timeline: list[TimelineEvent]
 
 
+# What an erased customer's free text (ticket bodies, notes, reviews) reads instead, in
+# every service.
+ERASED_TEXT = "[erased]"
+
 MAX_CUSTOMER_IDS = 1000
 
 

@@ -278,8 +278,9 @@ async def list_customers(
 
 async def existing_customers(db: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
     """Those of `ids` that name a live customer, in the order asked, each once."""
-    live = await repository.live_ids(db, list(dict.fromkeys(ids)))
-    return [customer_id for customer_id in dict.fromkeys(ids) if customer_id in live]
+    unique = list(dict.fromkeys(ids))
+    live = await repository.live_ids(db, unique)
+    return [customer_id for customer_id in unique if customer_id in live]
 
 
 async def list_referrals(

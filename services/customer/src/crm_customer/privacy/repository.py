@@ -15,6 +15,7 @@ from crm_customer.customers.models import Customer, CustomerEvent, CustomerTag, 
 from crm_customer.database import idempotency
 from crm_customer.tickets.models import Ticket, TicketNote
 from crm_shared.db import dialect_of
+from crm_shared.schemas.customers import ERASED_TEXT
 
 customers = Customer.__table__  # type: ignore[attr-defined]
 customer_tags = CustomerTag.__table__  # type: ignore[attr-defined]
@@ -26,7 +27,7 @@ idempotency_keys = idempotency.table
 
 Db = AsyncSession | AsyncConnection
 
-REDACTED = "[erased]"
+REDACTED = ERASED_TEXT
 
 
 async def get_any_row(db: Db, customer_id: uuid.UUID) -> Row[Any] | None:

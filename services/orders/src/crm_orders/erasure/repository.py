@@ -15,14 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from crm_orders.erasure.models import ErasedCustomer
 from crm_orders.interactions.models import Interaction
 from crm_shared.db import dialect_of
+from crm_shared.schemas.customers import ERASED_TEXT
 
 erased_customers = ErasedCustomer.__table__  # type: ignore[attr-defined]
 interactions = Interaction.__table__  # type: ignore[attr-defined]
 
 Db = AsyncSession | AsyncConnection
 
-# What an erased customer's review says instead: the customer service's own marker.
-REDACTED = "[erased]"
+REDACTED = ERASED_TEXT
 # Customer ids per IN list: far below SQLite's limit of bind parameters.
 _IN_CHUNK = 5000
 
