@@ -10,7 +10,7 @@ from sqlalchemy import Row, func, insert, or_, select
 
 from crm_analytics.customer_models.models import cluster_profiles
 from crm_analytics.database import Db, Rows
-from crm_analytics.runs.models import customer_scores
+from crm_analytics.runs.models import customer_scores, runs
 from crm_analytics.sync.models import LIVE, customers
 
 _SHOWN = or_(customers.c.status.is_(None), customers.c.status == LIVE)
@@ -33,10 +33,12 @@ async def profiles(db: Db, run_id: uuid.UUID) -> Rows:
 
 
 async def latest_profile(db: Db, cluster_id: int) -> Row[Any] | None:
-    """The cluster's profile in the latest run that had it (run ids sort by time)."""
+    """The cluster's profile in the latest successful run that had it (run ids sort by
+    time): a run that failed after storing its profiles never names a segment."""
     statement = (
         select(cluster_profiles)
-        .where(cluster_profiles.c.cluster_id == cluster_id)
+        .join(runs, runs.c.id == cluster_profiles.c.run_id)
+        .where(cluster_profiles.c.cluster_id == cluster_id, runs.c.status == "succeeded")
         .order_by(cluster_profiles.c.run_id.desc())
         .limit(1)
     )

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query, Response
 
 from crm_analytics.freshness import fresh_responses
 from crm_analytics.insights import service
+from crm_analytics.scores.service import freshness
 from crm_shared.deps import ReaderDep
 from crm_shared.errors import problem_responses
 from crm_shared.pagination import PageDep
@@ -59,7 +60,7 @@ async def list_basket_rules(
     cancelled and lines not refunded in full; the run's minimums (settings
     `basket_min_*`) already apply. A cursor only continues the list in the order it was
     made for (400 `invalid-cursor` otherwise)."""
-    fresh = await service.freshness(db)
+    fresh = await freshness(db)
     response.headers.update(fresh.headers())
     return await service.list_rules(
         db,
@@ -95,7 +96,7 @@ async def bought_together(
     """The consequents of the product's basket rules in the current run, best first. An
     empty list for a product in no rule (rarely bought, or not bought with anything more
     often than by chance)."""
-    fresh = await service.freshness(db)
+    fresh = await freshness(db)
     response.headers.update(fresh.headers())
     return await service.bought_together(db, fresh, product_id, sort, limit)
 
@@ -122,7 +123,7 @@ async def list_referrals(
 ) -> Page[CustomerReferrals]:
     """Customers of the current run's referral graph (who referred someone or were
     referred), deleted and erased ones left out, merged ones counted in their survivor."""
-    fresh = await service.freshness(db)
+    fresh = await freshness(db)
     response.headers.update(fresh.headers())
     return await service.list_referrals(
         db, fresh, sort=sort, min_direct=min_direct, limit=page.limit, cursor=page.cursor
@@ -143,6 +144,6 @@ async def get_customer_referrals(
     """Direct and downstream referrals, their revenue and the influence score in the
     current run. 404 `referrals-not-found` for a customer outside the referral graph,
     unknown, deleted, erased or merged, or before the first run."""
-    fresh = await service.freshness(db)
+    fresh = await freshness(db)
     response.headers.update(fresh.headers())
     return await service.customer_referrals(db, fresh, customer_id)

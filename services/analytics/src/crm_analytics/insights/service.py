@@ -22,7 +22,6 @@ from crm_analytics.insights.referrals import (
     ReferralParameters,
     referral_influence,
 )
-from crm_analytics.runs import repository as runs_repository
 from crm_analytics.settings import AnalyticsSettings
 from crm_shared.db import Database
 from crm_shared.errors import InvalidCursor, NotFound
@@ -165,10 +164,6 @@ async def build_insights(
 
 
 # --- reads ---------------------------------------------------------------------------------
-
-
-async def freshness(db: Db) -> Freshness:
-    return Freshness(await runs_repository.current(db))
 
 
 def _rule(row: Any) -> BasketRule:

@@ -351,7 +351,7 @@ class Runner:
             self.database,
             run_id,
             topics_service.parameters_of(self.settings, parameters.as_of),
-            self._pool(),
+            self.off_loop,
         )
         fit["topics"] = topics.fit
         fit["insights"] = await insights.build_insights(
@@ -425,15 +425,12 @@ class Runner:
         self, lines: pd.DataFrame, parameters: ScoringParameters
     ) -> ScoringResult:
         """The scoring maths on the worker process or thread, never on the event loop."""
-        loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(self._pool(), self.score, lines, parameters)
-        except BrokenProcessPool:
-            self._executor = None
-            raise
+        result: ScoringResult = await self.off_loop(self.score, lines, parameters)
+        return result
 
     async def off_loop(self, function: Callable[..., Any], *args: Any) -> Any:
-        """Any other maths of a run, on the same worker as the scoring."""
+        """The maths of a run, on its worker process or thread; a worker that broke is
+        replaced at the next call."""
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(self._pool(), function, *args)

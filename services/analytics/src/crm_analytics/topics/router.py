@@ -21,7 +21,7 @@ from crm_shared.schemas.analytics import (
 )
 from crm_shared.schemas.common import Page
 
-router = APIRouter(prefix="/v1/insights", tags=["insights"])
+router = APIRouter(prefix="/v1/insights", tags=["review topics"])
 
 
 @router.get(

@@ -12,13 +12,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
-from concurrent.futures import Executor
 from typing import Any
 
 import pandas as pd
 
 from crm_analytics.database import Db
 from crm_analytics.freshness import Freshness
+from crm_analytics.insights.service import OffLoop
 from crm_analytics.segments import service as segments
 from crm_analytics.settings import AnalyticsSettings
 from crm_analytics.topics import repository
@@ -92,13 +92,12 @@ async def _inputs(database: Database) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 async def compute_run(
-    database: Database, run_id: uuid.UUID, parameters: TopicParameters, worker: Executor
+    database: Database, run_id: uuid.UUID, parameters: TopicParameters, off_loop: OffLoop
 ) -> TopicsResult:
     """The run's topics on the scoring worker; products and ticket groups are stored
     under the run's id (nobody reads them before the swap)."""
     reviews, tickets = await _inputs(database)
-    loop = asyncio.get_running_loop()
-    result = await loop.run_in_executor(worker, compute_topics, reviews, tickets, parameters)
+    result: TopicsResult = await off_loop(compute_topics, reviews, tickets, parameters)
     groups: list[dict[str, Any]] = []
     members: list[dict[str, Any]] = []
     for number, group in enumerate(result.ticket_groups, start=1):
