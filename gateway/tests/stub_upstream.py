@@ -93,6 +93,12 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
             pass
         status = 503 if count <= int(query["fail"]) else 200
         await _json(send, status, {"calls": count, "method": scope["method"]})
+    elif path == "/v1/customers/cut-short":
+        # Dies after the head and part of a small body, as a killed process does.
+        head = [(b"content-type", b"application/json"), (b"content-length", b"100")]
+        await send({"type": "http.response.start", "status": 200, "headers": head})
+        await send({"type": "http.response.body", "body": b'{"partial', "more_body": True})
+        raise RuntimeError("the service died in the middle of its answer")
     elif path == "/v1/customers/silent":
         await asyncio.sleep(30)
         await _json(send, 200, {"late": True})

@@ -157,6 +157,20 @@ async def test_a_silent_service_gives_504_after_the_route_timeout(
     assert elapsed < 2.0
 
 
+async def test_a_service_that_dies_during_a_small_answer_gives_502(
+    lone_gateway, stub_service
+) -> None:
+    async with lone_gateway(customer_url=stub_service.url) as app:
+        transport = httpx.ASGITransport(app=app)
+        headers = {"Authorization": "Bearer test-bootstrap-admin-key-0123456789abcdef"}
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://gw", headers=headers
+        ) as http:
+            response = await http.get("/v1/customers/cut-short")
+    problem = assert_problem(response, 502, "upstream-failed")
+    assert problem["upstream"] == "customer"
+
+
 async def test_a_service_that_is_down_gives_a_fast_503(new_key, client_with) -> None:
     key = await new_key("storefront")
     async with client_with(key) as http:

@@ -183,27 +183,18 @@ async def forward(
         await _unavailable(scope, send, upstream, str(exc), extra_headers)
         return
     except ConnectionBroken as exc:
-        await send_problem(
-            scope,
-            send,
-            status=502,
-            slug="upstream-failed",
-            title="A service this request depends on failed",
-            detail=f"The connection to the {upstream.name} service broke ({exc}); the request "
-            "may or may not have taken effect, so retry writes only with an Idempotency-Key.",
-            headers=extra_headers,
-            upstream=upstream.name,
-        )
+        await _broken(scope, send, upstream, str(exc), extra_headers)
         return
     # Once the client's body is read, its next message can only say it went away.
     watch = not has_body or client_body.complete
-    await _relay(scope, receive, send, response, timeout_seconds, extra_headers, watch)
+    await _relay(scope, receive, send, upstream, response, timeout_seconds, extra_headers, watch)
 
 
 async def _relay(
     scope: Scope,
     receive: Receive,
     send: Send,
+    upstream: Upstream,
     response: Response,
     timeout_seconds: float,
     extra_headers: list[tuple[bytes, bytes]],
@@ -214,7 +205,15 @@ async def _relay(
     declared = response.header(b"content-length")
     try:
         if declared is not None and int(declared) <= _SMALL_ANSWER:
-            payload = await response.read(timeout_seconds)
+            try:
+                payload = await response.read(timeout_seconds)
+            except UpstreamTimeout:
+                await _upstream_timeout(scope, send, upstream, extra_headers)
+                return
+            except UpstreamFailure as exc:
+                # Nothing is out yet: the client gets a problem, not a dropped connection.
+                await _broken(scope, send, upstream, str(exc), extra_headers)
+                return
             await send(
                 {"type": "http.response.start", "status": response.status, "headers": headers}
             )
@@ -269,6 +268,26 @@ async def too_large(
         detail=f"This route takes bodies of at most {limit} bytes.",
         headers=[(b"connection", b"close"), *extra_headers],
         limit=limit,
+    )
+
+
+async def _broken(
+    scope: Scope,
+    send: Send,
+    upstream: Upstream,
+    reason: str,
+    extra_headers: list[tuple[bytes, bytes]],
+) -> None:
+    await send_problem(
+        scope,
+        send,
+        status=502,
+        slug="upstream-failed",
+        title="A service this request depends on failed",
+        detail=f"The connection to the {upstream.name} service broke ({reason}); the request "
+        "may or may not have taken effect, so retry writes only with an Idempotency-Key.",
+        headers=extra_headers,
+        upstream=upstream.name,
     )
 
 
